@@ -1,0 +1,45 @@
+"""Shared fixtures. Airflow is configured before it is first imported, so no test touches ~/airflow."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="datalake-test-airflow-")
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _AIRFLOW_HOME,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[str]:
+    """A local AWS endpoint (moto + the Athena that runs SQL) for the whole session; yields its URL.
+
+    The AWS_* variables point boto3 at it while the session runs.
+    """
+    from devstack.aws import LocalAws, client_environment
+
+    with LocalAws() as aws:
+        saved = {k: os.environ.get(k) for k in client_environment(aws.endpoint_url)}
+        os.environ.update(client_environment(aws.endpoint_url))
+        try:
+            yield aws.endpoint_url
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
