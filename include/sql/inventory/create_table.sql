@@ -1,0 +1,21 @@
+{#- One S3 Inventory configuration as a table partitioned by drop (dt = YYYY-MM-DD-HH-MM).
+    Columns come from the drop's own fileSchema: the validate_drop task's XCom (or `drop` when
+    rendered outside Airflow). The table reads each drop's data files through its symlink.txt. -#}
+{%- set drop = drop if drop is defined else ti.xcom_pull(task_ids=params.validate_task) -%}
+CREATE EXTERNAL TABLE IF NOT EXISTS `{{ params.database }}`.`{{ params.table }}` (
+{%- for column in drop.columns %}
+  `{{ column[0] }}` {{ column[1] }}{{ "," if not loop.last }}
+{%- endfor %}
+)
+PARTITIONED BY (`dt` string)
+ROW FORMAT SERDE '{{ params.serde }}'
+{%- if params.serde_properties %}
+WITH SERDEPROPERTIES (
+{%- for key, value in params.serde_properties.items() %}
+  '{{ key }}' = '{{ value }}'{{ "," if not loop.last }}
+{%- endfor %}
+)
+{%- endif %}
+STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.IgnoreKeyTextOutputFormat'
+LOCATION '{{ params.location }}'
