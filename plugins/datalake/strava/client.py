@@ -1,0 +1,234 @@
+"""The Strava API client: paging, rate limits, retries, one refresh on a 401.
+
+- Paging: ``per_page=200`` and pages until an empty one (a short page is *not* the end).
+- Rate limits: every answer's ``X-ReadRateLimit-*`` and ``X-RateLimit-*`` headers ("<15-min>,<daily>")
+  are read. Near or over the 15-minute limit the client waits for the next quarter hour if that fits
+  the time budget (and logs it), else raises :class:`StravaRateLimited` so a retry picks up. The daily
+  limit raises :class:`StravaDailyLimitReached` (fails the run with a clear message).
+- 5xx, timeouts and dropped connections are retried with exponential backoff and full jitter.
+- A 401 calls ``on_unauthorized`` once (refresh and persist) and repeats the call with the new token.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from datalake.strava.errors import (
+    REAUTHORISE_HELP,
+    StravaAuthorizationError,
+    StravaDailyLimitReached,
+    StravaError,
+    StravaRateLimited,
+)
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/api/v3"
+PER_PAGE = 200
+HTTP_TIMEOUT = (10, 60)
+QUARTER_HOUR_S = 900
+
+
+class _Transient(Exception):
+    """A 5xx, a timeout or a dropped connection (retried with backoff)."""
+
+
+@dataclass
+class RateLimits:
+    """The latest usage and limits Strava reported (the tighter of read and overall counts)."""
+
+    usage_15: int = 0
+    limit_15: int | None = None
+    usage_day: int = 0
+    limit_day: int | None = None
+
+    @staticmethod
+    def _pair(value: str | None) -> tuple[int, int] | None:
+        if not value:
+            return None
+        try:
+            a, b = (int(x.strip()) for x in value.split(",")[:2])
+        except ValueError:
+            return None
+        return a, b
+
+    def update(self, headers: Any) -> None:
+        seen = False
+        spare_15: float = math.inf
+        spare_day: float = math.inf
+        for kind in ("X-ReadRateLimit", "X-RateLimit"):
+            limit, usage = self._pair(headers.get(f"{kind}-Limit")), self._pair(headers.get(f"{kind}-Usage"))
+            if not limit or not usage:
+                continue
+            if not seen or limit[0] - usage[0] < spare_15:
+                self.usage_15, self.limit_15 = usage[0], limit[0]
+                spare_15 = limit[0] - usage[0]
+            if not seen or limit[1] - usage[1] < spare_day:
+                self.usage_day, self.limit_day = usage[1], limit[1]
+                spare_day = limit[1] - usage[1]
+            seen = True
+
+    def daily_exhausted(self) -> bool:
+        return self.limit_day is not None and self.usage_day >= self.limit_day
+
+    def near_15(self, margin: int) -> bool:
+        return self.limit_15 is not None and self.usage_15 >= self.limit_15 - margin
+
+
+class StravaClient:
+    """A small client of the Strava API v3 for one access token.
+
+    :param deadline: ``clock()`` value after which the client must not wait for a rate-limit window
+        (the task's time budget); ``None`` means it may always wait.
+    :param on_unauthorized: called once on a 401; returns a new access token (already persisted).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        on_unauthorized: Callable[[], str] | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = HTTP_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+        attempts: int = 6,
+        backoff_max_s: float = 60.0,
+        rate_margin: int = 1,
+    ) -> None:
+        self.api_url = base_url.rstrip("/") + API_PATH
+        self._access_token = access_token
+        self.on_unauthorized = on_unauthorized
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = deadline
+        self.attempts = attempts
+        self.backoff_max_s = backoff_max_s
+        self.rate_margin = rate_margin
+        self.limits = RateLimits()
+        self.calls = 0
+        self._refreshed = False
+
+    def __repr__(self) -> str:
+        return f"StravaClient({self.api_url!r}, calls={self.calls})"
+
+    # -- rate limits --------------------------------------------------------------------------------
+    def _wait_for_window(self, why: str) -> None:
+        now = self.clock()
+        resume = (math.floor(now / QUARTER_HOUR_S) + 1) * QUARTER_HOUR_S + 1
+        wait = resume - now
+        if self.deadline is not None and resume > self.deadline:
+            raise StravaRateLimited(
+                f"Strava's 15-minute rate limit is reached ({why}) and the next window opens in "
+                f"{wait:.0f}s, beyond this task's time budget: stopping cleanly; a retry continues."
+            )
+        log.info(
+            "Strava's 15-minute rate limit is reached (%s): waiting %.0fs for the next quarter hour",
+            why,
+            wait,
+        )
+        self.sleep(wait)
+        self.limits.usage_15 = 0
+
+    def _daily_stop(self) -> None:
+        raise StravaDailyLimitReached(
+            f"Strava's daily rate limit is used up ({self.limits.usage_day}/{self.limits.limit_day} "
+            "requests); it resets at midnight UTC. The run stops here: clear it (or let the next "
+            "run's backfill pick it up) after midnight UTC, or ask Strava for a higher limit."
+        )
+
+    # -- one request --------------------------------------------------------------------------------
+    def _send(self, path: str, params: dict[str, Any] | None) -> requests.Response:
+        try:
+            response = self.session.get(
+                self.api_url + path,
+                params=params,
+                headers={"Authorization": f"Bearer {self._access_token}"},
+                timeout=self.timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            self.calls += 1
+            log.warning("Strava GET %s: %s, will retry", path, type(exc).__name__)
+            raise _Transient(type(exc).__name__) from None
+        self.calls += 1
+        self.limits.update(response.headers)
+        if response.status_code >= 500:
+            log.warning("Strava GET %s answered HTTP %s, will retry", path, response.status_code)
+            raise _Transient(f"HTTP {response.status_code}")
+        return response
+
+    def _send_with_backoff(self, path: str, params: dict[str, Any] | None) -> requests.Response:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=1, max=self.backoff_max_s),
+            retry=retry_if_exception_type(_Transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, path, params)
+        except _Transient as exc:
+            raise StravaError(
+                f"Strava GET {path} kept failing after {self.attempts} attempts ({exc})"
+            ) from None
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``/api/v3<path>`` and return the JSON body, minding limits, retries and one refresh."""
+        while True:
+            if self.limits.daily_exhausted():
+                self._daily_stop()
+            if self.limits.near_15(self.rate_margin):
+                self._wait_for_window(f"{self.limits.usage_15}/{self.limits.limit_15} requests used")
+            response = self._send_with_backoff(path, params)
+            if response.status_code == 429:
+                if self.limits.daily_exhausted():
+                    self._daily_stop()
+                self._wait_for_window("HTTP 429")
+                continue
+            if response.status_code == 401:
+                if self.on_unauthorized is None or self._refreshed:
+                    raise StravaAuthorizationError(
+                        f"Strava refused the access token for GET {path} (HTTP 401) even after a refresh: "
+                        f"the app may lack the activity:read_all scope. {REAUTHORISE_HELP}"
+                    )
+                log.info("Strava answered 401: refreshing the access token once")
+                self._refreshed = True
+                self._access_token = self.on_unauthorized()
+                continue
+            if response.status_code >= 400:
+                raise StravaError(
+                    f"Strava GET {path} answered HTTP {response.status_code}: {response.text[:200]}"
+                )
+            return response.json()
+
+    # -- endpoints ----------------------------------------------------------------------------------
+    def athlete(self) -> dict[str, Any]:
+        return self.get("/athlete")
+
+    def activity_pages(
+        self, after: int, before: int, per_page: int = PER_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of ``/athlete/activities`` with start time in (after, before), until an empty page."""
+        page = 1
+        while True:
+            items = self.get(
+                "/athlete/activities", {"after": after, "before": before, "page": page, "per_page": per_page}
+            )
+            if not isinstance(items, list):
+                raise StravaError(f"Strava's activity list page {page} is not a JSON list")
+            if not items:
+                return
+            yield items
+            page += 1

@@ -1,0 +1,64 @@
+"""The callables behind the ``strava_activities`` DAG's Python tasks (the DAG file only wires them).
+
+The access token never travels through XCom: ``refresh_token`` writes it to the connection, and
+``extract_activities`` reads it from there. What goes to XCom is a small summary without secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from datalake.config import DatalakeConfig, get_config
+from datalake.strava.extract import extract_interval
+from datalake.strava.hook import StravaHook
+
+log = logging.getLogger(__name__)
+
+# How long the extraction may wait for a rate-limit window, at most: keep it below the task's
+# execution_timeout (the DAG's EXTRACT_TIMEOUT) so a wait never turns into a timeout.
+EXTRACT_TIMEOUT = timedelta(hours=2)
+WAIT_BUDGET = EXTRACT_TIMEOUT - timedelta(minutes=15)
+
+
+def refresh_token(config: DatalakeConfig | None = None) -> dict[str, Any]:
+    """Refresh the Strava access token if it expires within the margin; persist before any use."""
+    config = config or get_config()
+    hook = StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
+    return hook.ensure_fresh_token().as_dict()
+
+
+def run_token(run_id: str, dt: str) -> str:
+    """A key-safe name for this run's temporary objects."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+    return f"{dt}/{safe}"
+
+
+def extract_activities(
+    data_interval_start: datetime,
+    data_interval_end: datetime,
+    run_id: str,
+    config: DatalakeConfig | None = None,
+    *,
+    hook: StravaHook | None = None,
+    s3_client: Any = None,
+) -> dict[str, Any]:
+    """Extract the interval's activities into the raw and curated layers (see ``extract.py``)."""
+    config = config or get_config()
+    hook = hook or StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
+    if s3_client is None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        s3_client = S3Hook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
+    client = hook.client(deadline=time.time() + WAIT_BUDGET.total_seconds())
+    result = extract_interval(
+        client,
+        s3_client,
+        config.lake.bucket,
+        data_interval_start,
+        data_interval_end,
+        run_token=run_token(run_id, data_interval_start.strftime("%Y-%m-%d")),
+    )
+    return result.as_dict()
