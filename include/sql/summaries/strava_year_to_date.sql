@@ -1,0 +1,25 @@
+-- Year to date against last year to date, per sport type: this year from {{ year_start }} up to
+-- and including {{ day }}, last year from {{ last_year_start }} up to the same day of the year
+-- ({{ last_year_day }}). Distance in km, moving time in hours, elevation gain in m.
+-- Reads only the partitions of those two windows.
+SELECT
+    CASE WHEN start_date >= TIMESTAMP '{{ year_start }} 00:00:00' THEN 'this_year' ELSE 'last_year' END
+        AS period,
+    sport_type,
+    count(*) AS activities,
+    sum(distance_m) / 1000.0 AS distance_km,
+    sum(moving_time_s) / 3600.0 AS moving_hours,
+    sum(total_elevation_gain_m) AS elevation_m
+FROM {{ database }}.{{ table }}
+WHERE (
+        dt BETWEEN '{{ year_start }}' AND '{{ day }}'
+        AND start_date >= TIMESTAMP '{{ year_start }} 00:00:00'
+        AND start_date < TIMESTAMP '{{ day_after }} 00:00:00'
+    )
+    OR (
+        dt BETWEEN '{{ last_year_start }}' AND '{{ last_year_day }}'
+        AND start_date >= TIMESTAMP '{{ last_year_start }} 00:00:00'
+        AND start_date < TIMESTAMP '{{ last_year_day_after }} 00:00:00'
+    )
+GROUP BY 1, 2
+ORDER BY 1 DESC, 2

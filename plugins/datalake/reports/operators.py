@@ -1,0 +1,207 @@
+"""The two operators of the summaries DAG and the report button.
+
+``SummaryQueryOperator`` is the provider's ``AthenaOperator`` with the run's plan filled in: the SQL
+file is rendered with the partition values the plan chose, the results go to a stable per-day prefix,
+the ``ClientRequestToken`` is derived from the dag, run and task ids (and the SQL), so a retry picks up
+the query its previous try started instead of paying for a second one, and the bytes scanned are logged.
+
+``PublishReportOperator`` reads every result back (GetQueryResults), renders the page and stores it;
+its ``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk.exceptions import AirflowSkipException
+
+from datalake.config import DatalakeConfig, get_config
+from datalake.reports.queries import SummaryQuery, fetch_results, request_token
+from datalake.reports.render import render_report, storage_totals
+from datalake.reports.store import ReportStore
+
+POLL_SECONDS = 5  # between two looks at a running query (the trigger's waiter delay when deferred)
+REPORTS_URL_PREFIX = "/reports"
+
+
+class SummaryQueryOperator(AthenaOperator):
+    """Run one summary SQL file for one source with the values the plan task chose for this run.
+
+    :param summary: the query (its file under ``include/sql/summaries/``).
+    :param source: ``strava`` or ``inventory_<name>``: which entry of the plan to use.
+    :param plan_task_id: the task whose return value is the plan (see ``datalake.reports.plan``).
+    """
+
+    ui_color = "#c7e6f5"
+
+    def __init__(
+        self,
+        *,
+        summary: SummaryQuery,
+        source: str,
+        plan_task_id: str = "find_partitions",
+        config: DatalakeConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config = config or get_config()
+        kwargs.setdefault("aws_conn_id", config.aws_conn_id)
+        kwargs.setdefault("region_name", config.region)
+        kwargs.setdefault("workgroup", config.athena.workgroup)
+        kwargs.setdefault("execution_timeout", timedelta(minutes=config.athena.query_timeout_minutes))
+        kwargs.setdefault("deferrable", True)
+        kwargs.setdefault("sleep_time", POLL_SECONDS)
+        super().__init__(query=summary.template, **kwargs)
+        self.summary_name = summary.name
+        self.source = source
+        self.plan_task_id = plan_task_id
+        self.results_root = config.athena.output_location("summaries")
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
+        entry = (plan or {}).get("sources", {}).get(self.source) or {}
+        values = entry.get("values")
+        if not values:
+            raise AirflowSkipException(f"{self.source}: {entry.get('reason') or 'no data for this day'}")
+        for name, value in values.items():
+            if name in context and context[name] != value:
+                raise ValueError(f"summary value {name!r} would hide Airflow's context variable of that name")
+            context[name] = value
+        self.output_location = f"{self.results_root}{self.source}/{plan['day']}/"
+        super().render_template_fields(context, jinja_env)
+
+    def execute(self, context: Any) -> Any:
+        ti = context["ti"]
+        ids = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
+        self.client_request_token = request_token(*ids, self.query)
+        if ti.try_number > 1:
+            # The same token returns the previous try's query. Reuse it unless it failed for good.
+            execution_context = dict(self.query_execution_context)
+            if self.database:
+                execution_context["Database"] = self.database
+            execution_context["Catalog"] = self.catalog
+            previous = self.hook.run_query(
+                self.query,
+                execution_context,
+                {**self.result_configuration, "OutputLocation": self.output_location},
+                self.client_request_token,
+                self.workgroup,
+            )
+            if self.hook.check_query_status(previous) in AthenaHook.FAILURE_STATES:
+                self.log.info("The query of the previous try (%s) failed; starting it again", previous)
+                self.client_request_token = request_token(*ids, self.query, attempt=ti.try_number)
+        self.log.info(
+            "Summary %s of %s: results under %s", self.summary_name, self.source, self.output_location
+        )
+        query_execution_id = super().execute(context)
+        return self._finished(query_execution_id)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        return self._finished(super().execute_complete(context, event))
+
+    def _finished(self, query_execution_id: str) -> dict[str, Any]:
+        info = self.hook.get_query_info(query_execution_id)
+        execution = info.get("QueryExecution", {})
+        scanned = execution.get("Statistics", {}).get("DataScannedInBytes")
+        self.log.info(
+            "Summary %s of %s done: query %s scanned %s bytes",
+            self.summary_name,
+            self.source,
+            query_execution_id,
+            scanned,
+        )
+        return {
+            "query_execution_id": query_execution_id,
+            "summary": self.summary_name,
+            "source": self.source,
+            "bytes_scanned": scanned,
+            "output_location": execution.get("ResultConfiguration", {}).get("OutputLocation"),
+        }
+
+
+def report_url(day: str) -> str:
+    """Where the Airflow UI serves the page of ``day`` (relative to the API server's base URL)."""
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}{REPORTS_URL_PREFIX}/day/{day}"
+
+
+class DailyReportLink(BaseOperatorLink):
+    """The "Daily report" button of the publish task: opens the page it wrote."""
+
+    name = "Daily report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        day = getattr(operator, "report_day", None)
+        return report_url(day) if day else ""
+
+
+def build_report(
+    plan: dict[str, Any],
+    outputs: dict[str, dict[str, dict[str, Any] | None]],
+    athena_client: Any,
+    store: ReportStore,
+    *,
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The report document of one day: the plan, every query's rows, and the growth history.
+
+    ``outputs`` maps source -> summary name -> the query task's return value (None when skipped).
+    """
+    day = plan["day"]
+    sources: dict[str, Any] = {}
+    for source, entry in plan["sources"].items():
+        results: dict[str, Any] = {}
+        for name, output in (outputs.get(source) or {}).items():
+            results[name] = fetch_results(athena_client, output["query_execution_id"]) if output else None
+        sources[source] = {**entry, "results": results}
+    history = store.history(day)
+    for source, entry in sources.items():
+        totals = storage_totals(entry)
+        if totals is not None:
+            history.setdefault(source, []).append({"day": day, **totals})
+    stamp = (generated_at or datetime.now(tz=UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    return {"day": day, "generated_at": stamp, "sources": sources, "history": history}
+
+
+class PublishReportOperator(BaseOperator):
+    """Read the day's summary results, render the report and store it next to the results.
+
+    :param query_tasks: source -> summary name -> task id of the query.
+    """
+
+    operator_extra_links = (DailyReportLink(),)
+    ui_color = "#fde68a"
+
+    def __init__(
+        self,
+        *,
+        query_tasks: dict[str, dict[str, str]],
+        plan_task_id: str = "find_partitions",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.query_tasks = query_tasks
+        self.plan_task_id = plan_task_id
+        self.report_day: str | None = None
+
+    def execute(self, context: Any) -> str:
+        config = get_config()
+        ti = context["ti"]
+        plan = ti.xcom_pull(task_ids=self.plan_task_id)
+        outputs = {
+            source: {name: ti.xcom_pull(task_ids=task_id) for name, task_id in tasks.items()}
+            for source, tasks in self.query_tasks.items()
+        }
+        athena = AthenaHook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
+        store = ReportStore(config)
+        document = build_report(plan, outputs, athena, store)
+        html = render_report(document)
+        url = store.write(plan["day"], html, document)
+        self.report_day = plan["day"]
+        self.log.info("Report for %s written to %s (%d bytes of HTML)", plan["day"], url, len(html))
+        return plan["day"]

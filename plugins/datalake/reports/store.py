@@ -1,0 +1,99 @@
+"""Where the reports live: ``s3://<reports.bucket>/<reports.prefix>/<YYYY-MM-DD>/``.
+
+Each day holds ``report.html`` (the page) and ``summary.json`` (the report document it was rendered
+from; later days read it back for the growth chart, so no query ever scans past partitions for it).
+Every call goes through the AWS connection (``S3Hook``), the same from a task and from the API server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from datalake.config import DatalakeConfig, get_config
+from datalake.reports.queries import check_day
+
+REPORT_FILE = "report.html"
+SUMMARY_FILE = "summary.json"
+_DAY_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2})/$")
+
+
+class ReportStore:
+    """Reads and writes the daily reports in S3; the connection is resolved on first use."""
+
+    def __init__(self, config: DatalakeConfig | None = None, *, aws_conn_id: str | None = None) -> None:
+        self.config = config or get_config()
+        self.aws_conn_id = aws_conn_id or self.config.aws_conn_id
+        self.bucket = self.config.reports.bucket
+        self.prefix = self.config.reports.prefix.strip("/")
+        self._hook: Any = None
+
+    @property
+    def hook(self) -> Any:
+        if self._hook is None:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            self._hook = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.config.region)
+        return self._hook
+
+    def key(self, day: str, name: str = REPORT_FILE) -> str:
+        return f"{self.prefix}/{check_day(day).isoformat()}/{name}"
+
+    def url(self, day: str, name: str = REPORT_FILE) -> str:
+        return f"s3://{self.bucket}/{self.key(day, name)}"
+
+    def write(self, day: str, html: str, document: dict[str, Any]) -> str:
+        """Store the day's summary document, then its page (the page is what readers look for)."""
+        self.hook.load_string(
+            json.dumps(document, default=str, indent=1),
+            self.key(day, SUMMARY_FILE),
+            self.bucket,
+            replace=True,
+        )
+        self.hook.load_bytes(html.encode(), self.key(day), self.bucket, replace=True)
+        return self.url(day)
+
+    def list_days(self) -> list[str]:
+        """The days that have a report, newest first."""
+        client = self.hook.get_conn()
+        days = []
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/", Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                match = _DAY_FOLDER.search(common["Prefix"])
+                if match:
+                    days.append(match.group(1))
+        existing = [d for d in days if self.hook.check_for_key(self.key(d), self.bucket)]
+        return sorted(existing, reverse=True)
+
+    def read_report(self, day: str) -> str | None:
+        """The page of ``day``, or None when there is none."""
+        key = self.key(day)
+        if not self.hook.check_for_key(key, self.bucket):
+            return None
+        return self.hook.read_key(key, self.bucket)
+
+    def read_summary(self, day: str) -> dict[str, Any] | None:
+        key = self.key(day, SUMMARY_FILE)
+        if not self.hook.check_for_key(key, self.bucket):
+            return None
+        return json.loads(self.hook.read_key(key, self.bucket))
+
+    def history(self, day: str, days: int = 30) -> dict[str, list[dict[str, Any]]]:
+        """Per source, ``{"day", "objects", "bytes"}`` of the stored reports of the ``days`` before."""
+        from datalake.reports.render import storage_totals
+
+        end = check_day(day)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for offset in range(days, 0, -1):
+            past = (end - timedelta(days=offset)).isoformat()
+            document = self.read_summary(past)
+            if not document:
+                continue
+            for source, entry in (document.get("sources") or {}).items():
+                totals = storage_totals(entry)
+                if totals is not None:
+                    found.setdefault(source, []).append({"day": past, **totals})
+        return found
