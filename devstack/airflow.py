@@ -1,0 +1,198 @@
+"""A real Airflow for the embedded stack: ``airflow standalone`` on SQLite, in its own process group.
+
+The api-server, scheduler, dag-processor and triggerer all run from one ``airflow standalone`` process
+with their own ``AIRFLOW_HOME``, on a free port of 127.0.0.1, with parallelism sized for a small machine.
+The simple auth manager generates the admin password into ``$AIRFLOW_HOME``; :class:`AirflowServer`
+reads it from there and talks to the public REST API with a JWT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devstack.processes import free_port, spawn, stop_group
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTP_TIMEOUT = 30
+USERNAME = "admin"
+
+
+def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The configuration of the local Airflow, as environment variables (nothing machine-specific)."""
+    import os
+
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+            "AIRFLOW__TRIGGERER__CAPACITY": "50",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # the scheduler's and triggerer's log servers: free ports, so two stacks can run side by side
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1",
+            # standalone starts its components as `airflow ...`: this venv's airflow comes first
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env.update(extra or {})
+    return env
+
+
+class AirflowServer:
+    """One ``airflow standalone`` in its own process group; a small client of its REST API."""
+
+    def __init__(self, home: Path, *, env: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.home = Path(home)
+        self.port = port or free_port()
+        self.extra_env = env or {}
+        self.pgid: int | None = None
+        self._token: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "standalone.log"
+
+    def environment(self) -> dict[str, str]:
+        return airflow_environment(self.home, self.port, self.extra_env)
+
+    def start(self, timeout: float = 240) -> AirflowServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        proc = spawn([airflow, "standalone"], log_path=self.log_path, env=self.environment())
+        self.pgid = proc.pid
+        self._proc = proc
+        try:
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            proc = getattr(self, "_proc", None)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited with {proc.returncode}; see {self.log_path}")
+            try:
+                health = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
+                states = {
+                    name: (health.get(name) or {}).get("status")
+                    for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+                }
+                if all(state == "healthy" for state in states.values()) and self.password_file.exists():
+                    return
+                last = json.dumps(states)
+            except (requests.RequestException, ValueError) as exc:
+                last = type(exc).__name__
+            time.sleep(1)
+        raise TimeoutError(
+            f"Airflow at {self.api_url} not healthy after {timeout:.0f}s ({last}); see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        if self.pgid is not None:
+            stop_group(self.pgid, grace=30)
+            self.pgid = None
+
+    def __enter__(self) -> AirflowServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- REST API -------------------------------------------------------------------------------------
+    @property
+    def password_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json.generated"
+
+    @property
+    def username(self) -> str:
+        return USERNAME
+
+    @property
+    def password(self) -> str:
+        return json.loads(self.password_file.read_text())[USERNAME]
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = requests.post(
+                f"{self.api_url}/auth/token",
+                json={"username": self.username, "password": self.password},
+                timeout=HTTP_TIMEOUT,
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call ``/api/v2<path>`` with the admin's token; raise with the server's answer on an error."""
+        answer = requests.request(
+            method,
+            f"{self.api_url}/api/v2{path}",
+            headers={"Authorization": f"Bearer {self.token()}"},
+            timeout=HTTP_TIMEOUT,
+            **kwargs,
+        )
+        if answer.status_code >= 400:
+            raise RuntimeError(f"{method} {path} answered {answer.status_code}: {answer.text[:500]}")
+        return answer.json() if answer.content else None
+
+    def put_connection(self, conn_id: str, **fields: Any) -> None:
+        """Create or replace a connection in the metadata DB (fields as the REST API names them)."""
+        body = {"connection_id": conn_id, **fields}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        with contextlib.suppress(RuntimeError):  # it did not exist
+            self.api("DELETE", f"/connections/{conn_id}")
+        self.api("POST", "/connections", json=body)
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        missing = set(dag_ids)
+        while time.monotonic() < deadline:
+            known = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 100})["dags"]}
+            missing = set(dag_ids) - known
+            if not missing:
+                return
+            time.sleep(2)
+        errors = self.api("GET", "/importErrors")
+        raise TimeoutError(f"DAGs {sorted(missing)} not parsed after {timeout:.0f}s; import errors: {errors}")

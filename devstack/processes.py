@@ -1,0 +1,113 @@
+"""Child processes of the embedded stack: started in their own process group, stopped as a group.
+
+Killing only a parent (``airflow standalone``, say) leaves its scheduler, api-server and workers running
+as orphans, so every service is started with ``start_new_session=True`` and stopped with ``killpg``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def spawn(args: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``args`` in a new session (its own process group), output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def spawn_until_ready(
+    args: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[subprocess.Popen, str]:
+    """Start a service that prints ``ready <url>`` on stdout once it serves; return it and the URL."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+            text=True,
+        )
+    deadline = time.monotonic() + timeout
+    if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
+        raise RuntimeError("no stdout pipe")
+    os.set_blocking(proc.stdout.fileno(), False)
+    buffered = ""
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read() or ""
+        buffered += chunk
+        for line in buffered.splitlines():
+            if line.startswith("ready "):
+                proc.stdout.close()
+                return proc, line.split(" ", 1)[1].strip()
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(args[:3])} exited with {proc.returncode}; see {log_path}")
+        time.sleep(0.05)
+    stop_group(proc.pid)
+    raise TimeoutError(f"{' '.join(args[:3])} did not become ready in {timeout:.0f}s; see {log_path}")
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(pgid: int, *, grace: float = 20) -> None:
+    """SIGTERM the process group, wait up to ``grace`` seconds, then SIGKILL whatever is left."""
+    if pgid <= 1 or pgid == os.getpgrp():  # never our own group, never init
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not group_alive(pgid):
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    for _ in range(50):
+        _reap(pgid)
+        if not group_alive(pgid):
+            return
+        time.sleep(0.1)
+
+
+def _reap(pgid: int) -> None:
+    """Collect our own exited children of that group, so they do not linger as zombies."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(-pgid, os.WNOHANG)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
