@@ -256,7 +256,7 @@ def project_dag_ids() -> dict[str, Any]:
     """The project's DAGs, parsed here the way the dag-processor parses them: id -> schedule."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return dict(bag.dags)

@@ -1,0 +1,68 @@
+"""One-shot set-up for docker-compose.yaml: migrate the DB, provision the local AWS, create connections.
+
+The compose file runs it as the ``airflow-init`` service, after the local AWS and the Strava stand-in
+are healthy. The Strava stand-in's client credentials are random per start: read from its state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from datalake.config import get_config
+from devstack.aws import REGION, client_environment
+from devstack.stack import provision_aws, write_inventory_drops
+
+
+def _airflow(*args: str) -> None:
+    subprocess.run(["airflow", *args], check=True)
+
+
+def main() -> int:
+    config = get_config()
+    aws_url = os.environ["LOCAL_AWS_URL"]
+    strava = json.loads(Path(os.environ["STRAVA_STATE_FILE"]).read_text())
+    passwords = Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    if not passwords.exists():  # the admin password, generated once; the token task uses it too
+        passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(16)}))
+        passwords.chmod(0o600)
+    admin_password = json.loads(passwords.read_text())["admin"]
+    _airflow("db", "migrate")
+    provision_aws(aws_url, config)
+    write_inventory_drops(aws_url, config, today=datetime.now(UTC).date())
+    env = client_environment(aws_url)
+    connections = {
+        config.aws_conn_id: {
+            "conn_type": "aws",
+            "login": env["AWS_ACCESS_KEY_ID"],
+            "password": env["AWS_SECRET_ACCESS_KEY"],
+            "extra": {"endpoint_url": aws_url, "region_name": REGION},
+        },
+        config.strava.conn_id: {
+            "conn_type": "strava",
+            "host": os.environ["STRAVA_URL"],
+            "login": strava["client_id"],
+            "password": strava["client_secret"],
+            "extra": {"refresh_token": strava["refresh_token"]},
+        },
+        config.strava.airflow_api_conn_id: {
+            "conn_type": "http",
+            "host": "http://airflow-apiserver:8080",
+            "login": "admin",
+            "password": admin_password,
+        },
+    }
+    for conn_id, fields in connections.items():
+        subprocess.run(["airflow", "connections", "delete", conn_id], check=False, capture_output=True)
+        _airflow("connections", "add", conn_id, "--conn-json", json.dumps(fields))
+    print("local AWS provisioned, connections created", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
