@@ -1072,6 +1072,10 @@ def _trino_semantics(tree: exp.Expression) -> exp.Expression:
             and right.type.is_type(*exp.DataType.INTEGER_TYPES)
         ):
             node.replace(exp.IntDiv(this=left.copy(), expression=right.copy()))
+    for node in list(tree.find_all(exp.ApproxQuantile)):  # Trino keeps the argument's type
+        kind = node.this.type
+        if kind is not None and kind.is_type(*exp.DataType.INTEGER_TYPES):
+            node.replace(exp.cast(node.copy(), exp.DataType.build("bigint")))
     for node in list(tree.find_all(exp.UnixToTime)):
         if node.args.get("zone") is None:  # from_unixtime(seconds): a UTC timestamp
             node.replace(exp.cast(node.copy(), exp.DataType.build("timestamp")))
@@ -1519,7 +1523,8 @@ class LocalAthena:
                     continue
                 database = (node.db or execution.database).lower()
                 name = node.name.lower()
-                table = self.catalog.table(database, name, _where(sql, node.this.meta.get("start")))
+                first = node.args.get("db") or node.this
+                table = self.catalog.table(database, name, _where(sql, first.meta.get("start")))
                 all_columns = table.columns + table.partition_keys
                 needed = [c for c, _ in all_columns if star or c in referenced] or [all_columns[0][0]]
                 partitions = self._partitions(con, table, node)
