@@ -1,2 +1,2 @@
--- The Glue database that holds the inventory tables.
+{#- The Glue database that holds the inventory tables. -#}
 CREATE DATABASE IF NOT EXISTS `{{ params.database }}`

@@ -48,6 +48,13 @@ KNOWN_FIELDS: dict[str, str] = {
     "object_access_control_list": "string",
     "object_owner": "string",
 }
+# CSV reports write dates as ISO-8601 text (``2021-05-04T16:56:41.000Z``): those columns stay strings
+# there (``from_iso8601_timestamp(last_modified_date)`` in queries); everything else is typed as above.
+CSV_TYPES: dict[str, str] = {
+    **KNOWN_FIELDS,
+    "last_modified_date": "string",
+    "object_lock_retain_until_date": "string",
+}
 
 
 class ManifestError(ValueError):
@@ -216,7 +223,8 @@ def read_manifest(s3: Any, drop: DropRef) -> tuple[bytes, Manifest]:
 # --- fileSchema -> columns ---------------------------------------------------------------------------
 
 _PARQUET_FIELD = re.compile(
-    r"(required|optional|repeated)\s+(\w+)\s+(\w+)\s*(?:\(([^)]*)\))?\s*(?:=\s*\d+\s*)?;", re.IGNORECASE
+    r"(required|optional|repeated)\s+(\w+)\s+(\w+)\s*(?:\(((?:[^()]|\([^()]*\))*)\))?\s*(?:=\s*\d+\s*)?;",
+    re.IGNORECASE,
 )
 _PARQUET_TYPES = {
     "binary": "string",
@@ -293,8 +301,6 @@ def schema_columns(file_format: str, file_schema: str, where: str = "manifest") 
             columns.append((column_name(name), _ORC_TYPES[base]))
         return _checked(columns, where)
     if file_format == "CSV":
-        columns = [
-            (column_name(f), KNOWN_FIELDS.get(column_name(f), "string")) for f in file_schema.split(",")
-        ]
+        columns = [(column_name(f), CSV_TYPES.get(column_name(f), "string")) for f in file_schema.split(",")]
         return _checked(columns, where)
     raise ManifestError(f"{where}: unknown fileFormat {file_format!r}")

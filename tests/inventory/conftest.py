@@ -1,0 +1,126 @@
+"""Fixtures of the inventory tests: the local AWS, an ``aws_default`` connection to it, Airflow's
+metadata DB, and one fresh inventory configuration (own prefix, own table) per test."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def aws(local_aws: str) -> Iterator[str]:
+    """The local endpoint, an ``aws_default`` connection pointing at it, and the buckets/topic the
+    default configuration names."""
+    from datalake.config import get_config
+
+    config = get_config()
+    saved = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": local_aws, "region_name": config.region},
+        }
+    )
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name=config.region)
+    for bucket in {config.athena.results_bucket, *(i.destination_bucket for i in config.inventories)}:
+        s3.create_bucket(Bucket=bucket)
+    boto3.client("sns", endpoint_url=local_aws, region_name=config.region).create_topic(
+        Name=config.alerts.sns_topic_arn.rsplit(":", 1)[-1]
+    )
+    try:
+        yield local_aws
+    finally:
+        if saved is None:
+            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = saved
+
+
+@pytest.fixture(scope="session")
+def s3(aws: str) -> Any:
+    return boto3.client("s3", endpoint_url=aws, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def glue(aws: str) -> Any:
+    return boto3.client("glue", endpoint_url=aws, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def athena(aws: str) -> Any:
+    return boto3.client("athena", endpoint_url=aws, region_name="us-east-1")
+
+
+@pytest.fixture
+def inv(aws: str) -> Any:
+    """A configuration of its own for each test (own prefix, config id and table)."""
+    from datalake.config import get_config
+
+    n = next(_counter)
+    base = get_config().inventory("media_daily")
+    return replace(
+        base,
+        name=f"t{n}",
+        config_id=f"cfg-{n}",
+        table=f"inventory_t{n}",
+        start_date="2026-11-01",
+        wait_timeout_hours=100_000,  # tests that need a deadline set their own
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_db(aws: str) -> None:
+    """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME)."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def dag_module(airflow_db: None) -> ModuleType:
+    """``dags/s3_inventory.py``, imported as the DAG processor would."""
+    spec = importlib.util.spec_from_file_location("s3_inventory_dags", ROOT / "dags" / "s3_inventory.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def athena_rows(athena: Any, sql: str, database: str) -> list[list[str | None]]:
+    """Run ``sql`` on the stack's Athena and return the data rows (header dropped) as strings."""
+    from datalake.config import get_config
+
+    qid = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": database},
+        ResultConfiguration={"OutputLocation": get_config().athena.output_location("tests")},
+        WorkGroup=get_config().athena.workgroup,
+    )["QueryExecutionId"]
+    for _ in range(600):
+        status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.05)
+    assert status["State"] == "SUCCEEDED", status.get("StateChangeReason")
+    rows: list[list[str | None]] = []
+    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
+        for row in page["ResultSet"]["Rows"]:
+            rows.append([d.get("VarCharValue") for d in row["Data"]])
+    return rows[1:]
