@@ -183,7 +183,7 @@ class Athena:
         self.client = boto3.client("athena", endpoint_url=endpoint_url, region_name="us-east-1")
         self.output = f"s3://{BUCKET}/athena-results/"
 
-    def run(self, sql: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def run(self, sql: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # rows, QueryExecution
         qid = self.client.start_query_execution(
             QueryString=sql, ResultConfiguration={"OutputLocation": self.output}, WorkGroup="primary"
         )["QueryExecutionId"]

@@ -17,7 +17,7 @@ from datalake.reports.queries import check_day
 
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
-_DAY_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2})/$")
+_DAY_FILE = re.compile(r"/(\d{4}-\d{2}-\d{2})/([^/]+)$")
 
 
 class ReportStore:
@@ -55,18 +55,22 @@ class ReportStore:
         self.hook.load_bytes(html.encode(), self.key(day), self.bucket, replace=True)
         return self.url(day)
 
+    def _stored(self, name: str) -> set[str]:
+        """The days that hold a file ``name`` (one listing of the reports prefix)."""
+        client = self.hook.get_conn()
+        days = set()
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/"
+        ):
+            for item in page.get("Contents", []):
+                match = _DAY_FILE.search(item["Key"])
+                if match and match.group(2) == name:
+                    days.add(match.group(1))
+        return days
+
     def list_days(self) -> list[str]:
         """The days that have a report, newest first."""
-        client = self.hook.get_conn()
-        days = []
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/", Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                match = _DAY_FOLDER.search(common["Prefix"])
-                if match:
-                    days.append(match.group(1))
-        existing = [d for d in days if self.hook.check_for_key(self.key(d), self.bucket)]
-        return sorted(existing, reverse=True)
+        return sorted(self._stored(REPORT_FILE), reverse=True)
 
     def read_report(self, day: str) -> str | None:
         """The page of ``day``, or None when there is none."""
@@ -86,12 +90,10 @@ class ReportStore:
         from datalake.reports.render import storage_totals
 
         end = check_day(day)
+        window = {(end - timedelta(days=offset)).isoformat() for offset in range(1, days + 1)}
         found: dict[str, list[dict[str, Any]]] = {}
-        for offset in range(days, 0, -1):
-            past = (end - timedelta(days=offset)).isoformat()
-            document = self.read_summary(past)
-            if not document:
-                continue
+        for past in sorted(self._stored(SUMMARY_FILE) & window):
+            document = self.read_summary(past) or {}
             for source, entry in (document.get("sources") or {}).items():
                 totals = storage_totals(entry)
                 if totals is not None:

@@ -31,6 +31,9 @@ def get_store() -> ReportStore:
     return ReportStore()
 
 
+StoreDep = Annotated[ReportStore, Depends(get_store)]
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Data lake reports",
@@ -40,10 +43,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    store_dep = Annotated[ReportStore, Depends(get_store)]
 
     @app.get("/", response_class=HTMLResponse)
-    def list_reports(store: store_dep) -> HTMLResponse:
+    def list_reports(store: StoreDep) -> HTMLResponse:
         days = store.list_days()
         if days:
             items = "".join(f'<li><a href="day/{html.escape(d)}">{html.escape(d)}</a></li>' for d in days)
@@ -53,11 +55,11 @@ def create_app() -> FastAPI:
         return HTMLResponse(_PAGE.format(body=body))
 
     @app.get("/api/days")
-    def list_days(store: store_dep) -> dict[str, list[str]]:
+    def list_days(store: StoreDep) -> dict[str, list[str]]:
         return {"days": store.list_days()}
 
     @app.get("/day/{day}", response_class=HTMLResponse)
-    def show_report(day: str, store: store_dep) -> HTMLResponse:
+    def show_report(day: str, store: StoreDep) -> HTMLResponse:
         try:
             page = store.read_report(day)
         except ValueError:

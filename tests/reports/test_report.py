@@ -1,0 +1,159 @@
+"""The report: built from real query results on the stack, rendered, stored in S3, served behind a login."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+from datalake.reports.operators import build_report
+from datalake.reports.plan import plan_summaries
+from datalake.reports.queries import INVENTORY_QUERIES, STRAVA_QUERIES, render_query
+from datalake.reports.render import NO_DATA, render_report
+from datalake.reports.store import ReportStore
+
+from .conftest import DAY_1, DAY_2
+
+
+@pytest.fixture(scope="module")
+def aws_connection(local_aws: str) -> Any:
+    """``aws_default`` pointing at the local AWS, as the embedded stack defines it."""
+    conn = json.dumps({"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}})
+    saved = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = conn
+    try:
+        yield conn
+    finally:
+        if saved is None:
+            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = saved
+
+
+@pytest.fixture(scope="module")
+def landed(s3, inventory_tables, strava_table, test_config) -> None:
+    """The drops' hive folders where the plan looks for them, and the reports bucket."""
+    inv = test_config.inventories[0]
+    s3.create_bucket(Bucket=inv.destination_bucket)
+    for dt in (DAY_1, DAY_2):
+        s3.put_object(
+            Bucket=inv.destination_bucket, Key=f"{inv.base_prefix}/hive/dt={dt}/symlink.txt", Body=b""
+        )
+    s3.create_bucket(Bucket=test_config.reports.bucket)
+
+
+def report_for(day: str, test_config, s3, athena) -> tuple[dict[str, Any], str]:
+    plan = plan_summaries(test_config, s3, day=day)
+    outputs: dict[str, dict[str, Any]] = {}
+    for source, entry in plan["sources"].items():
+        queries = STRAVA_QUERIES if entry["kind"] == "strava" else INVENTORY_QUERIES
+        outputs[source] = {}
+        for query in queries:
+            if entry["values"] is None:
+                outputs[source][query.name] = None
+                continue
+            _, execution = athena.run(render_query(query, entry["values"]))
+            outputs[source][query.name] = {"query_execution_id": execution["QueryExecutionId"]}
+    store = ReportStore(test_config)
+    document = build_report(plan, outputs, athena.client, store)
+    html = render_report(document)
+    store.write(day, html, document)
+    return document, html
+
+
+def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop(
+    aws_connection, landed, test_config, s3, athena
+):
+    document, html = report_for("2026-11-20", test_config, s3, athena)
+    inventory = document["sources"]["inventory_media_daily"]
+    assert inventory["values"]["dt"] == DAY_2
+    assert inventory["values"]["previous_dt"] == DAY_1
+    assert "Data lake report for 2026-11-20" in html
+    assert f"compared with dt={DAY_1}" in html
+    assert "2021-05-04 16:56:41 UTC" in html
+    assert 'aria-label="Bytes per storage class"' in html
+    assert 'aria-label="Weekly distance by sport type"' in html
+    assert NO_DATA not in html
+    assert "<script" not in html
+    assert "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )  # nothing fetched from elsewhere
+    assert s3.get_object(Bucket=test_config.reports.bucket, Key="reports/2026-11-20/report.html")[
+        "Body"
+    ].read()
+
+
+def test_the_first_day_has_no_previous_drop_and_says_so(aws_connection, landed, test_config, s3, athena):
+    document, html = report_for("2026-11-19", test_config, s3, athena)
+    assert document["sources"]["inventory_media_daily"]["values"]["previous_dt"] == ""
+    assert "first drop: there is no previous drop to compare with" in html
+    assert NO_DATA not in html
+
+
+def test_a_day_without_data_renders_no_data_instead_of_failing(
+    aws_connection, landed, test_config, s3, athena
+):
+    document, html = report_for("2024-06-01", test_config, s3, athena)
+    assert document["sources"]["inventory_media_daily"]["values"] is None
+    assert html.count(NO_DATA) == 2  # storage and training
+
+
+def test_a_drop_with_no_objects_renders_no_data():
+    document = {
+        "day": "2026-11-21",
+        "sources": {
+            "inventory_x": {
+                "kind": "inventory",
+                "title": "Storage",
+                "values": {"dt": "2026-11-21-01-00", "previous_dt": "2026-11-20-01-00"},
+                "results": {q.name: [] for q in INVENTORY_QUERIES},
+            }
+        },
+    }
+    html = render_report(document)
+    assert NO_DATA in html
+    assert "lists no objects" in html
+
+
+def test_the_growth_chart_uses_the_stored_reports_of_earlier_days(
+    aws_connection, landed, test_config, s3, athena
+):
+    report_for("2026-11-19", test_config, s3, athena)
+    document, html = report_for("2026-11-20", test_config, s3, athena)
+    days = [p["day"] for p in document["history"]["inventory_media_daily"]]
+    assert days == ["2026-11-19", "2026-11-20"]
+    assert 'aria-label="Bytes stored per day"' in html
+
+
+def test_reports_page_refuses_anonymous_and_serves_reports_to_a_logged_in_user(
+    aws_connection, landed, test_config, s3, athena
+):
+    from fastapi.testclient import TestClient
+
+    report_for("2026-11-20", test_config, s3, athena)
+    from airflow.api_fastapi.app import create_app, get_auth_manager, purge_cached_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.models.revoked_token import RevokedToken
+    from airflow.settings import engine
+
+    RevokedToken.__table__.create(engine, checkfirst=True)  # the one table the login check reads
+    app = create_app(apps="core")
+    try:
+        client = TestClient(app)
+        assert client.get("/reports/").status_code == 401
+        assert client.get("/reports/day/2026-11-20").status_code == 401
+        assert client.get("/reports/", headers={"Authorization": "Bearer not-a-token"}).status_code == 403
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="reader", role="viewer"))
+        headers = {"Authorization": f"Bearer {token}"}
+        listing = client.get("/reports/", headers=headers)
+        assert listing.status_code == 200
+        assert 'href="day/2026-11-20"' in listing.text
+        page = client.get("/reports/day/2026-11-20", cookies={"_token": token})
+        assert page.status_code == 200
+        assert "Data lake report for 2026-11-20" in page.text
+        assert client.get("/reports/day/2031-01-01", headers=headers).status_code == 404
+        assert client.get("/reports/day/not-a-day", headers=headers).status_code == 404
+    finally:
+        purge_cached_app()
