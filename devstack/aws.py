@@ -28,6 +28,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devstack.processes import announce_ready
+
 log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopped.set())
     aws = LocalAws(args.host, args.port)
     url = aws.start()
-    print(f"ready {url}", flush=True)
+    announce_ready(url)
     stopped.wait()
     aws.stop()
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -51,25 +52,43 @@ def spawn_until_ready(
             stderr=log,
             env=env,
             start_new_session=True,
-            text=True,
         )
-    deadline = time.monotonic() + timeout
     if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
         raise RuntimeError("no stdout pipe")
-    os.set_blocking(proc.stdout.fileno(), False)
-    buffered = ""
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    buffered = b""
     while time.monotonic() < deadline:
-        chunk = proc.stdout.read() or ""
-        buffered += chunk
-        for line in buffered.splitlines():
-            if line.startswith("ready "):
-                proc.stdout.close()
-                return proc, line.split(" ", 1)[1].strip()
-        if proc.poll() is not None:
-            raise RuntimeError(f"{' '.join(args[:3])} exited with {proc.returncode}; see {log_path}")
-        time.sleep(0.05)
+        readable, _, _ = select.select([fd], [], [], 0.1)
+        if readable:
+            chunk = os.read(fd, 4096)
+            buffered += chunk
+            complete = buffered.decode(errors="replace").split("\n")[:-1]  # whole lines only
+            for line in complete:
+                if line.startswith("ready "):
+                    proc.stdout.close()  # the service keeps running; later output goes nowhere
+                    return proc, line.split(" ", 1)[1].strip()
+            if not chunk and proc.poll() is not None:
+                break
+        elif proc.poll() is not None:
+            break
+    if proc.poll() is not None:
+        raise RuntimeError(f"{' '.join(args[:3])} exited with {proc.returncode}; see {log_path}")
     stop_group(proc.pid)
     raise TimeoutError(f"{' '.join(args[:3])} did not become ready in {timeout:.0f}s; see {log_path}")
+
+
+def announce_ready(url: str) -> None:
+    """Tell the parent (see :func:`spawn_until_ready`) that the service serves at ``url``.
+
+    The parent stops reading after this line, so stdout is then pointed at /dev/null: a later print
+    must not kill the service with a broken pipe.
+    """
+    sys.stdout.write(f"ready {url}\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def group_alive(pgid: int) -> bool:

@@ -56,6 +56,8 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from devstack.processes import announce_ready
+
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
@@ -935,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.state_file:
             write_state_file(args.state_file, standin)
         log.info("serving %d activities at %s", len(standin.activities), url)
-        print(f"ready {url}", flush=True)
+        announce_ready(url)
         stopped.wait()
     finally:
         standin.stop()

@@ -1,0 +1,100 @@
+"""DAG parse time of each project DAG file, as a ratio to a trivial one-task DAG file.
+
+    .venv/bin/python -m bench.dag_parse [--runs 5]
+
+Each measurement parses one file with Airflow's DagBag in a fresh interpreter that has already imported
+Airflow (as the dag-processor has), so module imports a DAG file triggers are counted, Airflow's own are
+not. Prints the median of several runs per file and the ratio to the trivial file (target: 1.5x or less),
+and writes bench/results/dag_parse.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+TRIVIAL_DAG = '''
+"""A trivial DAG: the yardstick."""
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False, tags=["x"])
+def trivial():
+    @task
+    def one():
+        return 1
+
+    one()
+
+
+trivial()
+'''
+
+MEASURE = """
+import os, sys, time, warnings
+warnings.simplefilter("ignore")
+from airflow.dag_processing.dagbag import DagBag
+import airflow.sdk
+t0 = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1])
+elapsed = time.perf_counter() - t0
+if bag.import_errors:
+    raise SystemExit(f"import errors: {bag.import_errors}")
+print(elapsed)
+"""
+
+
+def parse_seconds(path: Path, env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, env=env, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    import os
+
+    with tempfile.TemporaryDirectory(prefix="dag-parse-") as home:
+        env = dict(os.environ)
+        env.update(
+            {
+                "AIRFLOW_HOME": home,
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            }
+        )
+        trivial = Path(home) / "trivial_dag.py"
+        trivial.write_text(TRIVIAL_DAG)
+        files = [trivial, *sorted((ROOT / "dags").glob("*.py"))]
+        medians = {}
+        for path in files:
+            times = [parse_seconds(path, env) for _ in range(args.runs)]
+            medians[path.name] = statistics.median(times)
+    base = medians["trivial_dag.py"]
+    report = {"runs": args.runs, "median_seconds": medians, "ratio_to_trivial": {}}
+    print(f"{'file':32s} {'median s':>9s} {'ratio':>6s}")
+    for name, median in medians.items():
+        ratio = median / base
+        report["ratio_to_trivial"][name] = round(ratio, 2)
+        flag = "" if ratio <= 1.5 or name == "trivial_dag.py" else "  (over the 1.5x target)"
+        print(f"{name:32s} {median:9.3f} {ratio:6.2f}{flag}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dag_parse.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
