@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 CATALOG = "AwsDataCatalog"
-WORKERS = 2
+WORKERS = 2  # queries run at once
+FILE_READERS = 4  # files one query reads at once
 MAX_RESULTS = 1000
 _UNRESOLVED = "cannot be resolved or requester is not authorized to access requested resources"
 
@@ -777,11 +778,19 @@ class _S3RangeFile(io.RawIOBase):
 
     _KEEP = 1 << 20
 
-    def __init__(self, s3: Any, bucket: str, key: str, size: int, counter: _ByteCounter) -> None:
+    _TAIL = 64 << 10
+
+    def __init__(self, s3: Any, bucket: str, key: str, counter: _ByteCounter) -> None:
         super().__init__()
-        self.s3, self.bucket, self.key, self.size, self.counter = s3, bucket, key, size, counter
+        self.s3, self.bucket, self.key, self.counter = s3, bucket, key, counter
         self._pos = 0
-        self._blocks: list[tuple[int, bytes]] = []
+        # the first GET fetches the tail (Parquet's footer, all of a small file) and tells the size
+        tail = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{self._TAIL}")
+        body = tail["Body"].read()
+        counter.add(len(body))
+        content_range = tail.get("ContentRange") or ""
+        self.size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(body)
+        self._blocks: list[tuple[int, bytes]] = [(self.size - len(body), body)]
 
     def readable(self) -> bool:
         return True
@@ -869,7 +878,7 @@ class _Reader:
 
     def files(
         self, table: _Table, partitions: list[tuple[list[str], str]]
-    ) -> list[tuple[list[str], str, str, int]]:
+    ) -> list[tuple[list[str], str, str, int | None]]:
         """(partition values, bucket, key, size) of every data file, following symlink manifests."""
         listing: dict[tuple[str, str], list[dict[str, Any]]] = {}
         if len(partitions) > 20:  # one listing of the table prefix beats one per partition
@@ -899,18 +908,11 @@ class _Reader:
                     out.append((values, bucket, obj["Key"], obj["Size"]))
         return out
 
-    def _symlink_targets(self, bucket: str, key: str) -> Iterator[tuple[str, str, int]]:
+    def _symlink_targets(self, bucket: str, key: str) -> Iterator[tuple[str, str, int | None]]:
+        """The data files a symlink manifest lists (sizes unknown until read)."""
         text = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
         for line in filter(None, (s.strip() for s in text.splitlines())):
-            target_bucket, target_key = _split_s3(line)
-            try:
-                size = self.s3.head_object(Bucket=target_bucket, Key=target_key)["ContentLength"]
-            except ClientError:
-                raise QueryFailed(
-                    "HIVE_CANNOT_OPEN_SPLIT",
-                    f"Error opening Hive split {line} (listed in s3://{bucket}/{key}): not found",
-                ) from None
-            yield target_bucket, target_key, size
+            yield (*_split_s3(line), None)
 
     def read(self, source: _Source) -> pa.Table:
         table = source.table
@@ -918,27 +920,37 @@ class _Reader:
         keys = table.partition_keys
         data_columns = [c for c in source.columns if c in declared]
         part_columns = [k for k, _ in keys if k in source.columns]
-        pieces = []
-        for values, bucket, key, size in self.files(table, source.partitions):
+        names = [n for n, _ in keys]
+
+        def read_one(split: tuple[list[str], str, str, int | None]) -> pa.Table:
+            values, bucket, key, _ = split
             if self.cancelled():
                 raise QueryFailed("USER_CANCELLED", "Query was cancelled")
             uri = f"s3://{bucket}/{key}"
             try:
-                piece = self._read_file(table, bucket, key, size, data_columns)
+                piece = self._read_file(table, bucket, key, data_columns)
             except QueryFailed:
                 raise
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                raise QueryFailed(
+                    "HIVE_CANNOT_OPEN_SPLIT", f"Error opening Hive split {uri}: {code}"
+                ) from None
             except Exception as error:
                 raise QueryFailed("HIVE_BAD_DATA", f"Error reading file {uri}: {error}") from None
             piece = _conform(piece, data_columns, declared, uri)
             for k, hive_type in keys:
                 if k in part_columns:
-                    value = values[[n for n, _ in keys].index(k)]
-                    column = pa.array([value] * piece.num_rows, pa.string())
+                    column = pa.array([values[names.index(k)]] * piece.num_rows, pa.string())
                     target = _arrow_type(hive_type)
                     if target is not None and target != pa.string():
                         column = pc.cast(column, target)
                     piece = piece.append_column(k, column)
-            pieces.append(piece)
+            return piece
+
+        splits = self.files(table, source.partitions)
+        with ThreadPoolExecutor(max_workers=FILE_READERS, thread_name_prefix="local-athena-read") as pool:
+            pieces = list(pool.map(read_one, splits))
         schema = pa.schema(
             [(c, _arrow_type(declared[c]) or pa.string()) for c in data_columns]
             + [(k, _arrow_type(t) or pa.string()) for k, t in keys if k in part_columns]
@@ -947,12 +959,12 @@ class _Reader:
             return schema.empty_table()
         return pa.concat_tables(pieces, promote_options="permissive")
 
-    def _read_file(self, table: _Table, bucket: str, key: str, size: int, columns: list[str]) -> pa.Table:
+    def _read_file(self, table: _Table, bucket: str, key: str, columns: list[str]) -> pa.Table:
         serde = table.sd.get("SerdeInfo", {})
         library = serde.get("SerializationLibrary", "")
         params = serde.get("Parameters", {}) or {}
         if library == _PARQUET_SERDE:
-            with _S3RangeFile(self.s3, bucket, key, size, self.counter) as raw:
+            with _S3RangeFile(self.s3, bucket, key, self.counter) as raw:
                 parquet = pq.ParquetFile(raw, pre_buffer=True)
                 present = {n.lower(): n for n in parquet.schema_arrow.names}
                 wanted = [present[c] for c in columns if c in present]
@@ -1077,8 +1089,10 @@ def _trino_semantics(tree: exp.Expression) -> exp.Expression:
         if kind is not None and kind.is_type(*exp.DataType.INTEGER_TYPES):
             node.replace(exp.cast(node.copy(), exp.DataType.build("bigint")))
     for node in list(tree.find_all(exp.UnixToTime)):
-        if node.args.get("zone") is None:  # from_unixtime(seconds): a UTC timestamp
-            node.replace(exp.cast(node.copy(), exp.DataType.build("timestamp")))
+        if node.args.get("zone") is None and node.args.get("scale") is None:
+            # from_unixtime(seconds): a UTC timestamp; make_timestamp(micros) is exact and fast
+            micros = exp.Mul(this=exp.Paren(this=node.this.copy()), expression=exp.Literal.number(1_000_000))
+            node.replace(exp.Anonymous(this="make_timestamp", expressions=[exp.cast(micros, "bigint")]))
     return tree
 
 
