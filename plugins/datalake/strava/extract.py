@@ -16,6 +16,7 @@ Keys (``dt`` = the interval start's date, UTC)::
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import tempfile
@@ -94,7 +95,10 @@ def write_interval_files(
     rows = pages = dupes = outside = 0
     buffered: list[dict[str, Any]] = []
     with (
-        gzip.open(raw_path, "wt", encoding="utf-8", compresslevel=6) as raw,
+        open(raw_path, "wb") as raw_file,
+        # mtime=0: the same activities give byte-identical objects on a rerun
+        gzip.GzipFile(fileobj=raw_file, mode="wb", compresslevel=6, mtime=0) as raw_gz,
+        io.TextIOWrapper(raw_gz, encoding="utf-8") as raw,
         pq.ParquetWriter(parquet_path, SCHEMA, compression="snappy") as writer,
     ):
         for page in client.activity_pages(after=lo - 1, before=hi, per_page=per_page):

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from datalake.strava.client import StravaClient
+from datalake.strava.client import HTTP_TIMEOUT, StravaClient
 from datalake.strava.store import ConnectionStore, store_for
 from datalake.strava.tokens import (
     DEFAULT_HOST,
@@ -53,8 +53,10 @@ class StravaHook(BaseHook):
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = HTTP_TIMEOUT,
     ) -> None:
         super().__init__()
+        self.timeout = timeout
         self.strava_conn_id = strava_conn_id
         self.airflow_api_conn_id = airflow_api_conn_id
         self._store_factory = store_factory
@@ -122,6 +124,7 @@ class StravaHook(BaseHook):
             clock=self.clock,
             sleep=self.sleep,
             deadline=deadline,
+            timeout=self.timeout,
         )
 
     def test_connection(self) -> tuple[bool, str]:

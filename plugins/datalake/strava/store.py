@@ -323,7 +323,7 @@ def store_for(conn_id: str, airflow_api_conn_id: str) -> ConnectionStore:
     """The store for ``conn_id``, found in Airflow's own lookup order (secrets backend, env, DB)."""
     path, kwargs = _configured_backend()
     if path:
-        from airflow.utils.module_loading import import_string
+        from airflow.sdk.module_loading import import_string
 
         backend = import_string(path)(**kwargs)
         if backend.get_conn_value(conn_id) is not None:

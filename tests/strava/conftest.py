@@ -1,0 +1,174 @@
+"""Fixtures of the Strava tests: the Strava stand-in, a real Airflow API server, the local AWS lake.
+
+The API server shares the test process's metadata DB (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` set by
+``tests/conftest.py``), so a connection written through its REST API is what the next hook in this
+process reads, exactly as the next task of a real deployment would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.processes import free_port, spawn, stop_group
+from devstack.strava_api import StravaStandIn, seed_activities
+
+# Seeded activities start in the 5 days before END (UTC midnight), so daily intervals split them cleanly.
+END = datetime(2026, 11, 20, tzinfo=UTC)
+DAYS = 5
+
+
+@dataclass
+class ApiServer:
+    api_url: str
+    username: str
+    password: str
+
+    def token(self) -> str:
+        answer = requests.post(
+            f"{self.api_url}/auth/token",
+            json={"username": self.username, "password": self.password},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()["access_token"]
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.api_url}/api/v2{path}",
+            headers={"Authorization": f"Bearer {self.token()}"},
+            timeout=30,
+            **kwargs,
+        )
+
+    def put_connection(self, conn_id: str, **fields: Any) -> None:
+        self.call("DELETE", f"/connections/{conn_id}")
+        body = {"connection_id": conn_id, **fields}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        answer = self.call("POST", "/connections", json=body)
+        assert answer.status_code == 201, answer.text
+
+
+@pytest.fixture(scope="session")
+def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """``airflow api-server`` on a free port, in its own process group, on the tests' metadata DB."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    port = free_port()
+    # Both processes must encrypt connection passwords and extras with the same key.
+    from cryptography.fernet import Fernet
+
+    saved_key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
+    os.environ["AIRFLOW__CORE__FERNET_KEY"] = saved_key or Fernet.generate_key().decode()
+    env = dict(os.environ)
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env.update(
+        {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
+        }
+    )
+    started = time.monotonic()
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    print(f"airflow db migrate: {time.monotonic() - started:.0f}s")
+    log_path = tmp_path_factory.mktemp("api-server") / "api-server.log"
+    proc = spawn(
+        [airflow, "api-server", "--port", str(port), "--host", "127.0.0.1"], log_path=log_path, env=env
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        password_file = home / "simple_auth_manager_passwords.json.generated"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                health = requests.get(f"{url}/api/v2/monitor/health", timeout=5).json()
+                if health["metadatabase"]["status"] == "healthy" and password_file.exists():
+                    break
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"airflow api-server did not start; see {log_path}: {log_path.read_text()[-2000:]}"
+                )
+            time.sleep(1)
+        print(f"airflow api-server healthy after {time.monotonic() - started:.0f}s")
+        password = json.loads(password_file.read_text())["admin"]
+        yield ApiServer(url, "admin", password)
+    finally:
+        stop_group(proc.pid)
+        if saved_key is None:
+            os.environ.pop("AIRFLOW__CORE__FERNET_KEY", None)
+
+
+@pytest.fixture
+def metastore_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections are read from the metadata DB, as the API server reads them for a worker's task."""
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+
+
+def seeded(n: int = 40, seed: int = 7) -> list[dict[str, Any]]:
+    return seed_activities(n, seed=seed, end=END, days=DAYS)
+
+
+@pytest.fixture
+def strava() -> Iterator[StravaStandIn]:
+    with StravaStandIn(seeded()) as standin:
+        yield standin
+
+
+def strava_extra(standin: StravaStandIn, **overrides: Any) -> dict[str, Any]:
+    extra: dict[str, Any] = {"refresh_token": standin.refresh_token}
+    extra.update(overrides)
+    return extra
+
+
+def strava_conn_uri_env(conn_id: str, standin: StravaStandIn, **extra: Any) -> tuple[str, str]:
+    """An ``AIRFLOW_CONN_*`` variable (JSON form) for a Strava connection to the stand-in."""
+    value = json.dumps(
+        {
+            "conn_type": "strava",
+            "host": standin.base_url,
+            "login": standin.client_id,
+            "password": standin.client_secret,
+            "extra": strava_extra(standin, **extra),
+        }
+    )
+    return f"AIRFLOW_CONN_{conn_id.upper()}", value
+
+
+@pytest.fixture
+def lake(local_aws: str) -> tuple[Any, str]:
+    """A fresh lake bucket on the local AWS, with a boto3 S3 client; yields (client, bucket)."""
+    import uuid
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    return s3, bucket
+
+
+def list_objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, str]:
+    """key -> ETag of every object under ``prefix``."""
+    found: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            found[obj["Key"]] = obj["ETag"]
+    return found
