@@ -64,6 +64,7 @@ class StravaHook(BaseHook):
         self.clock = clock
         self.sleep = sleep
         self._conn: Any = None
+        self._tokens: StravaTokens | None = None
 
     # -- connection ---------------------------------------------------------------------------------
     def connection(self) -> Any:
@@ -91,12 +92,15 @@ class StravaHook(BaseHook):
 
     # -- tokens -------------------------------------------------------------------------------------
     def tokens(self) -> StravaTokens:
+        """The current tokens: the connection's, or those this hook refreshed and persisted since."""
+        if self._tokens is not None:
+            return self._tokens
         conn = self.connection()
         return tokens_from_extra(conn.extra_dejson, conn.conn_id)
 
     def ensure_fresh_token(self, margin_s: float = REFRESH_MARGIN_S) -> RefreshOutcome:
         """Refresh the access token if it expires within ``margin_s``, persisting before any use."""
-        _tokens, outcome = ensure_fresh_tokens(
+        self._tokens, outcome = ensure_fresh_tokens(
             self.connection(), self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
         )
         return outcome
@@ -104,7 +108,7 @@ class StravaHook(BaseHook):
     def _refresh_now(self) -> str:
         conn = self.connection()
         new = refresh_and_persist(conn, self.tokens(), self.store(conn.conn_id), session=self.get_conn())
-        self._conn = None  # the stored connection changed
+        self._tokens = new  # persisted already; the connection object in hand is now stale
         assert new.access_token is not None  # noqa: S101 - checked by the token exchange
         return new.access_token
 
@@ -131,7 +135,6 @@ class StravaHook(BaseHook):
         """Backs the UI's Test button: refreshes (and persists) the token if needed, reads the athlete."""
         try:
             self.ensure_fresh_token()
-            self._conn = None
             athlete = self.client(allow_refresh=False).athlete()
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
