@@ -1,2 +1,2 @@
--- The Strava database (name from include/datalake.yaml: strava.database).
+{#- The Strava database (name from include/datalake.yaml: strava.database). -#}
 CREATE DATABASE IF NOT EXISTS {{ params.database }}
