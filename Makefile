@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: env lint fix test test-fast demo up down bench clean
+.PHONY: env browser lint fix test demo up down bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -22,6 +22,13 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 ## env: the project virtualenv (.venv), exactly as uv.lock pins it
 env: $(SYNCED)
 
+## browser: Debian's chromium, for the UI tests (installed with apt-get when missing and we are root)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
 ## lint: ruff, with Airflow's AIR rules and bandit's S rules
 lint: env
 	$(VENV)/bin/ruff check .
@@ -33,7 +40,7 @@ fix: env
 	$(VENV)/bin/ruff format .
 
 ## test: lint, then the whole test suite (starts and stops its own local servers)
-test: lint
+test: lint browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## demo: start the embedded stack, run every DAG for a real interval, summarise (DEMO_EXIT=1 to stop after)
