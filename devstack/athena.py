@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import copy
 import datetime as dt
 import gzip
 import io
 import json
 import logging
 import math
+import mmap
 import re
 import threading
 import time
@@ -153,10 +155,18 @@ class _Table:
 
 
 class _Catalog:
-    def __init__(self, glue: Any) -> None:
+    """Glue as the engine reads it; reads go straight to moto's backend when it is in this process.
+
+    DDL always writes through the Glue API, so what it leaves is exactly what Glue's API makes of it.
+    """
+
+    def __init__(self, glue: Any, backend: Any = None) -> None:
         self.glue = glue
+        self.backend = backend
 
     def has_database(self, name: str) -> bool:
+        if self.backend is not None:
+            return name in self.backend.databases
         try:
             self.glue.get_database(Name=name)
         except self.glue.exceptions.EntityNotFoundException:
@@ -166,6 +176,13 @@ class _Catalog:
     def table(self, database: str, name: str, where: str = "line 1:1") -> _Table:
         if not self.has_database(database):
             raise QueryFailed("SCHEMA_NOT_FOUND", f"{where}: Schema '{database}' does not exist")
+        if self.backend is not None:
+            found = self.backend.databases[database].tables.get(name)
+            if found is None:
+                raise QueryFailed(
+                    "TABLE_NOT_FOUND", f"{where}: Table '{CATALOG.lower()}.{database}.{name}' does not exist"
+                )
+            return _Table(database, name, copy.deepcopy(found.as_dict()))
         try:
             glue_table = self.glue.get_table(DatabaseName=database, Name=name)["Table"]
         except self.glue.exceptions.EntityNotFoundException:
@@ -181,6 +198,17 @@ class _Catalog:
         return sorted(names)
 
     def partitions(self, table: _Table) -> list[tuple[list[str], str]]:
+        if self.backend is not None:
+            database = self.backend.databases.get(table.database)
+            found = database.tables.get(table.name) if database is not None else None
+            partitions = list(found.partitions.values()) if found is not None else []
+            return sorted(
+                (
+                    list(p.values),
+                    (p.partition_input.get("StorageDescriptor") or {}).get("Location", ""),
+                )
+                for p in partitions
+            )
         out = []
         for page in self.glue.get_paginator("get_partitions").paginate(
             DatabaseName=table.database, TableName=table.name
@@ -833,6 +861,105 @@ class _S3RangeFile(io.RawIOBase):
         return len(data)
 
 
+class _InProcessS3:
+    """The stack's S3 objects read straight from moto's backend, when moto runs in this process.
+
+    No HTTP and no copies: an object's bytes are handed to Arrow as they lie in moto's store, the
+    in-memory buffer itself or a read-only memory map of the temporary file moto spools large objects
+    to, so reading a Parquet file decodes only the column chunks a query needs.
+    """
+
+    def __init__(self, account_id: str) -> None:
+        from moto.s3.models import s3_backends
+
+        self.backend = s3_backends[account_id]["aws"]
+
+    def _bucket(self, bucket: str) -> Any:
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            return self.backend.get_bucket(bucket)
+        except MissingBucket:
+            raise QueryFailed("HIVE_FILESYSTEM_ERROR", f"Cannot access s3://{bucket}: NoSuchBucket") from None
+
+    def list(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        from moto.s3.models import FakeKey
+
+        keys = self._bucket(bucket).keys
+        found = [
+            {"Key": name, "Size": obj.size}
+            for name in list(dict.keys(keys))  # the current names, without moto's copy of every value
+            if name.startswith(prefix) and isinstance(obj := keys.get(name), FakeKey)
+        ]
+        return sorted(found, key=lambda o: o["Key"])
+
+    def open(self, bucket: str, key: str) -> tuple[pa.Buffer, str]:
+        """The object's bytes (zero-copy) and its ETag."""
+        obj = self.backend.get_object(bucket, key) if bucket in self.backend.buckets else None
+        if obj is None:
+            raise QueryFailed(
+                "HIVE_CANNOT_OPEN_SPLIT", f"Error opening Hive split s3://{bucket}/{key}: NoSuchKey"
+            )
+        with obj.lock:
+            etag = obj.etag
+            spooled = obj._value_buffer  # moto keeps values in a SpooledTemporaryFile
+            if obj.contentsize == 0:
+                return pa.py_buffer(b""), etag
+            if not getattr(spooled, "_rolled", False):
+                # BytesIO.getvalue() shares the buffer while nobody writes to it (values never change)
+                return pa.py_buffer(spooled._file.getvalue()), etag
+            spooled.flush()
+            mapped = mmap.mmap(spooled.fileno(), obj.contentsize, access=mmap.ACCESS_READ)
+        return pa.py_buffer(mapped), etag
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.open(bucket, key)[0].to_pybytes()
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            self.backend.put_object(bucket, key, body)
+        except MissingBucket:
+            raise QueryFailed(
+                "HIVE_FILESYSTEM_ERROR", f"Unable to write query results to s3://{bucket}/{key}: NoSuchBucket"
+            ) from None
+
+
+class _Footers:
+    """Parquet footers by (bucket, key, ETag): a file read again is not parsed again."""
+
+    _KEEP = 4096
+
+    def __init__(self) -> None:
+        self._footers: dict[tuple[str, str, str], pq.FileMetaData] = {}
+        self._lock = threading.Lock()
+
+    def get(self, bucket: str, key: str, etag: str) -> pq.FileMetaData | None:
+        with self._lock:
+            return self._footers.get((bucket, key, etag))
+
+    def put(self, bucket: str, key: str, etag: str, metadata: pq.FileMetaData) -> None:
+        with self._lock:
+            if len(self._footers) >= self._KEEP:
+                self._footers.pop(next(iter(self._footers)))
+            self._footers[(bucket, key, etag)] = metadata
+
+
+def _projected_bytes(metadata: pq.FileMetaData, columns: list[str], file_size: int, footer: int) -> int:
+    """Bytes a reader of ``columns`` needs: their column chunks in every row group, plus the footer."""
+    wanted = set(columns)
+    leaves = [
+        i for i in range(metadata.num_columns) if metadata.schema.column(i).path.split(".")[0] in wanted
+    ]
+    chunks = sum(
+        metadata.row_group(g).column(i).total_compressed_size
+        for g in range(metadata.num_row_groups)
+        for i in leaves
+    )
+    return min(file_size, chunks + footer)
+
+
 _SCALAR_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "varchar": pa.string(),
@@ -871,10 +998,31 @@ class _Source:
 
 
 class _Reader:
-    def __init__(self, s3: Any, counter: _ByteCounter, cancelled: Callable[[], bool]) -> None:
+    """Reads tables into Arrow: from moto's backend when it is in this process, else with boto3."""
+
+    def __init__(
+        self,
+        s3: Any,
+        counter: _ByteCounter,
+        cancelled: Callable[[], bool],
+        local: _InProcessS3 | None = None,
+        footers: _Footers | None = None,
+    ) -> None:
         self.s3 = s3
         self.counter = counter
         self.cancelled = cancelled
+        self.local = local
+        self.footers = footers or _Footers()
+
+    def _list(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        if self.local is not None:
+            return self.local.list(bucket, prefix)
+        return list(_list_objects(self.s3, bucket, prefix))
+
+    def _get(self, bucket: str, key: str) -> bytes:
+        if self.local is not None:
+            return self.local.get(bucket, key)
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def files(
         self, table: _Table, partitions: list[tuple[list[str], str]]
@@ -883,7 +1031,7 @@ class _Reader:
         listing: dict[tuple[str, str], list[dict[str, Any]]] = {}
         if len(partitions) > 20:  # one listing of the table prefix beats one per partition
             bucket, prefix = _split_s3(table.location)
-            listing[(bucket, _as_prefix(prefix))] = list(_list_objects(self.s3, bucket, _as_prefix(prefix)))
+            listing[(bucket, _as_prefix(prefix))] = self._list(bucket, _as_prefix(prefix))
         out = []
         for values, location in partitions:
             bucket, prefix = _split_s3(location)
@@ -897,7 +1045,7 @@ class _Reader:
                 None,
             )
             if objects is None:
-                objects = list(_list_objects(self.s3, bucket, prefix))
+                objects = self._list(bucket, prefix)
             for obj in objects:
                 if not _is_data_key(obj["Key"], prefix):
                     continue
@@ -910,7 +1058,7 @@ class _Reader:
 
     def _symlink_targets(self, bucket: str, key: str) -> Iterator[tuple[str, str, int | None]]:
         """The data files a symlink manifest lists (sizes unknown until read)."""
-        text = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        text = self._get(bucket, key).decode()
         for line in filter(None, (s.strip() for s in text.splitlines())):
             yield (*_split_s3(line), None)
 
@@ -941,11 +1089,11 @@ class _Reader:
             piece = _conform(piece, data_columns, declared, uri)
             for k, hive_type in keys:
                 if k in part_columns:
-                    column = pa.array([values[names.index(k)]] * piece.num_rows, pa.string())
+                    value = pa.scalar(values[names.index(k)], pa.string())
                     target = _arrow_type(hive_type)
                     if target is not None and target != pa.string():
-                        column = pc.cast(column, target)
-                    piece = piece.append_column(k, column)
+                        value = value.cast(target)
+                    piece = piece.append_column(k, pa.repeat(value, piece.num_rows))
             return piece
 
         splits = self.files(table, source.partitions)
@@ -959,10 +1107,32 @@ class _Reader:
             return schema.empty_table()
         return pa.concat_tables(pieces, promote_options="permissive")
 
+    def _read_parquet_buffer(self, bucket: str, key: str, columns: list[str]) -> pa.Table:
+        """One Parquet object from moto's store: only the projected column chunks are decoded."""
+        if self.local is None:
+            raise AssertionError("in-process reads need moto's backend")
+        buffer, etag = self.local.open(bucket, key)
+        if buffer.size < 12 or buffer[buffer.size - 4 :].to_pybytes() != b"PAR1":
+            raise QueryFailed(
+                "HIVE_BAD_DATA", f"Error reading file s3://{bucket}/{key}: not a Parquet file (no footer)"
+            )
+        footer = int.from_bytes(buffer[buffer.size - 8 : buffer.size - 4].to_pybytes(), "little") + 8
+        metadata = self.footers.get(bucket, key, etag)
+        parquet = pq.ParquetFile(pa.BufferReader(buffer), metadata=metadata)
+        if metadata is None:
+            self.footers.put(bucket, key, etag, parquet.metadata)
+        present = {n.lower(): n for n in parquet.schema_arrow.names}
+        wanted = [present[c] for c in columns if c in present]
+        self.counter.add(_projected_bytes(parquet.metadata, wanted, buffer.size, footer))
+        result = parquet.read(columns=wanted, use_threads=True)
+        return result.rename_columns([n.lower() for n in result.column_names])
+
     def _read_file(self, table: _Table, bucket: str, key: str, columns: list[str]) -> pa.Table:
         serde = table.sd.get("SerdeInfo", {})
         library = serde.get("SerializationLibrary", "")
         params = serde.get("Parameters", {}) or {}
+        if library == _PARQUET_SERDE and self.local is not None:
+            return self._read_parquet_buffer(bucket, key, columns)
         if library == _PARQUET_SERDE:
             with _S3RangeFile(self.s3, bucket, key, self.counter) as raw:
                 parquet = pq.ParquetFile(raw, pre_buffer=True)
@@ -970,7 +1140,7 @@ class _Reader:
                 wanted = [present[c] for c in columns if c in present]
                 result = parquet.read(columns=wanted, use_threads=True)
                 return result.rename_columns([n.lower() for n in result.column_names])
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = self._get(bucket, key)
         self.counter.add(len(body))
         if key.endswith(".gz"):
             body = gzip.decompress(body)
@@ -1050,9 +1220,10 @@ class _Result:
     header: bool  # SELECT results carry a header row; DDL results do not
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def _database() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB for all queries; each query runs on its own cursor (connection) of it."""
     con = duckdb.connect(config={"threads": 2})
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     return con
 
 
@@ -1270,8 +1441,10 @@ def _error(message: str, kind: str = "InvalidRequestException") -> tuple[int, di
 class LocalAthena:
     """Athena's query API over the local endpoint's Glue and S3; see the module docstring."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
-        from devstack.aws import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+    def __init__(self, endpoint_url: str, region: str, *, in_process: bool = False) -> None:
+        """``in_process``: moto serves ``endpoint_url`` from this very process, so objects and catalog
+        entries are read from its backends directly (writes still go through the API)."""
+        from devstack.aws import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
 
         session = boto3.session.Session(
             aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY, region_name=region
@@ -1280,7 +1453,19 @@ class LocalAthena:
         self.s3 = session.client("s3", endpoint_url=endpoint_url, config=config)
         self.glue = session.client("glue", endpoint_url=endpoint_url, config=config)
         self.athena = session.client("athena", endpoint_url=endpoint_url, config=config)
-        self.catalog = _Catalog(self.glue)
+        self._local: _InProcessS3 | None = None
+        self._work_groups: Any = None
+        glue_backend = None
+        if in_process:
+            from moto.athena.models import athena_backends
+            from moto.glue.models import glue_backends
+
+            self._local = _InProcessS3(ACCOUNT_ID)
+            glue_backend = glue_backends[ACCOUNT_ID][region]
+            self._work_groups = athena_backends[ACCOUNT_ID][region]
+        self.catalog = _Catalog(self.glue, glue_backend)
+        self._footers = _Footers()
+        self._duckdb: duckdb.DuckDBPyConnection | None = None
         self._executions: dict[str, _Execution] = {}
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -1311,6 +1496,15 @@ class LocalAthena:
             if execution.connection is not None:
                 execution.connection.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._duckdb is not None:
+            self._duckdb.close()
+            self._duckdb = None
+
+    def _engine(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._duckdb is None:
+                self._duckdb = _database()
+            return self._duckdb
 
     # API calls ------------------------------------------------------------------------------------
     def _start(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -1345,10 +1539,16 @@ class LocalAthena:
         return {"QueryExecutionId": execution.id}
 
     def _output_location(self, workgroup: str, requested: dict[str, Any]) -> str:
-        try:
-            config = self.athena.get_work_group(WorkGroup=workgroup)["WorkGroup"].get("Configuration", {})
-        except ClientError:
-            raise _BadRequest(f"WorkGroup {workgroup} is not found.") from None
+        if self._work_groups is not None:
+            found = self._work_groups.get_work_group(workgroup)
+            if found is None:
+                raise _BadRequest(f"WorkGroup {workgroup} is not found.")
+            config = found.get("Configuration") or {}
+        else:
+            try:
+                config = self.athena.get_work_group(WorkGroup=workgroup)["WorkGroup"].get("Configuration", {})
+            except ClientError:
+                raise _BadRequest(f"WorkGroup {workgroup} is not found.") from None
         from_workgroup = (config.get("ResultConfiguration") or {}).get("OutputLocation")
         location = from_workgroup if config.get("EnforceWorkGroupConfiguration") and from_workgroup else None
         location = location or requested.get("OutputLocation") or from_workgroup
@@ -1523,8 +1723,8 @@ class LocalAthena:
         referenced = {c.name.lower() for c in tree.find_all(exp.Column) if c.name}
         star = any(not isinstance(s.parent, exp.Count) for s in tree.find_all(exp.Star))
         counter = _ByteCounter()
-        reader = _Reader(self.s3, counter, execution.cancel.is_set)
-        con = _connect()
+        reader = _Reader(self.s3, counter, execution.cancel.is_set, self._local, self._footers)
+        con = self._engine().cursor()
         execution.connection = con
         try:
             schema: dict[str, dict[str, str]] = {}
@@ -1643,6 +1843,12 @@ class LocalAthena:
             con.unregister("__partitions")
         return [partitions[i] for (i,) in rows]
 
+    def _put(self, bucket: str, key: str, body: bytes) -> None:
+        if self._local is not None:
+            self._local.put(bucket, key, body)
+        else:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
     def _write_result(self, execution: _Execution, result: _Result) -> None:
         bucket, prefix = _split_s3(execution.output)
         key = f"{_as_prefix(prefix)}{execution.id}"
@@ -1654,12 +1860,12 @@ class LocalAthena:
                     buffer.write(
                         ",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row) + "\n"
                     )
-                self.s3.put_object(Bucket=bucket, Key=f"{key}.csv", Body=buffer.getvalue().encode())
+                self._put(bucket, f"{key}.csv", buffer.getvalue().encode())
                 metadata = json.dumps({"ColumnInfo": result.columns}).encode()
-                self.s3.put_object(Bucket=bucket, Key=f"{key}.csv.metadata", Body=metadata)
+                self._put(bucket, f"{key}.csv.metadata", metadata)
             else:
                 text = "".join(row[0] + "\n" for row in result.rows)
-                self.s3.put_object(Bucket=bucket, Key=f"{key}.txt", Body=text.encode())
+                self._put(bucket, f"{key}.txt", text.encode())
         except ClientError as error:
             raise QueryFailed(
                 "HIVE_FILESYSTEM_ERROR", f"Unable to write query results to {execution.output}: {error}"

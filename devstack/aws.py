@@ -112,7 +112,7 @@ class LocalAws:
         if self.with_athena:
             from devstack.athena import LocalAthena
 
-            self._router.athena = LocalAthena(endpoint_url=self.endpoint_url, region=REGION)
+            self._router.athena = LocalAthena(endpoint_url=self.endpoint_url, region=REGION, in_process=True)
         return self.endpoint_url
 
     def stop(self) -> None:
