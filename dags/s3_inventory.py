@@ -60,7 +60,7 @@ def _glue() -> Any:
     return GlueCatalogHook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
 
 
-def _athena(task_id: str, sql: str, inv: InventoryConfig) -> TokenedAthenaOperator:
+def _athena(task_id: str, sql: str, inv: InventoryConfig, poll: int) -> TokenedAthenaOperator:
     config = get_config()
     return TokenedAthenaOperator(
         task_id=task_id,
@@ -70,13 +70,15 @@ def _athena(task_id: str, sql: str, inv: InventoryConfig) -> TokenedAthenaOperat
         workgroup=config.athena.workgroup,
         aws_conn_id=config.aws_conn_id,
         region_name=config.region,
-        sleep_time=5,
+        sleep_time=poll,
         execution_timeout=timedelta(minutes=config.athena.query_timeout_minutes),
         doc_md=f"Runs `include/sql/{ddl.SQL_SUBDIR}/{sql}` on Athena.",
     )
 
 
-def build_inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTERVAL) -> DAG:
+def build_inventory_dag(
+    inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTERVAL, athena_poll_seconds: int = 5
+) -> DAG:
     """The DAG of one inventory configuration."""
     asset = inventory_asset(inv)
     with DAG(
@@ -172,12 +174,12 @@ def build_inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE
 
         drop = wait_for_drop()
         valid = validate_drop(drop)
-        create_database = _athena("create_database", "create_database.sql", inv)
+        create_database = _athena("create_database", "create_database.sql", inv, athena_poll_seconds)
         if inv.partition_projection:
-            create_table = _athena("create_table", "create_projection_table.sql", inv)
+            create_table = _athena("create_table", "create_projection_table.sql", inv, athena_poll_seconds)
             publish = announce_drop(valid)
         else:
-            create_table = _athena("create_table", "create_table.sql", inv)
+            create_table = _athena("create_table", "create_table.sql", inv, athena_poll_seconds)
             publish = register_partition(valid)
         chain(valid, create_database, create_table, evolve_table(valid), publish)
     return dag

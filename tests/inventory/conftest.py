@@ -103,6 +103,22 @@ def dag_module(airflow_db: None) -> ModuleType:
     return module
 
 
+def run_dag(dag: Any, logical_date: Any) -> Any:
+    """``dag.test()`` for a DAG built in the test: it is written to the metadata DB first, as the DAG
+    processor would write the DAGs of ``dags/`` (``dag.test()`` only finds DAGs already serialized)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    DagBundlesManager().sync_bundles_to_db()
+    with create_session() as session:
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+        )
+    return dag.test(logical_date=logical_date)
+
+
 def athena_rows(athena: Any, sql: str, database: str) -> list[list[str | None]]:
     """Run ``sql`` on the stack's Athena and return the data rows (header dropped) as strings."""
     from datalake.config import get_config
