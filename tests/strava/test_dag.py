@@ -1,0 +1,151 @@
+"""The ``strava_activities`` DAG: its wiring, and one real run whose logs hold no token.
+
+The run is ``airflow dags test`` in a child process against the Strava stand-in, the local AWS (with
+the Athena that runs SQL) and the api-server the token task writes the rotated refresh token to.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+from datalake.config import get_config
+from datalake.strava.extract import CURATED_PREFIX
+from tests.strava.conftest import END, ApiServer, list_objects, strava_extra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "strava_activities.py"))
+    assert not bag.import_errors
+    return bag.dags["strava_activities"]
+
+
+def test_the_dag_extracts_real_data_intervals_daily_without_catchup(dag) -> None:
+    from airflow.sdk import CronDataIntervalTimetable
+
+    config = get_config()
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == (config.strava.schedule, "UTC")
+    assert dag.start_date == datetime.fromisoformat(config.strava.start_date).replace(tzinfo=UTC)
+    assert dag.catchup is False
+    assert dag.doc_md
+    from datalake.dag_defaults import TAGS
+
+    assert set(dag.tags) <= TAGS
+    assert "strava" in dag.tags
+
+
+def test_tasks_run_in_order_and_the_last_one_publishes_the_asset(dag) -> None:
+    from datalake.assets import strava_activities_asset
+
+    order = ["refresh_token", "extract_activities", "create_database", "create_table", "add_partition"]
+    for upstream, downstream in itertools.pairwise(order):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    assert strava_activities_asset() in dag.get_task("add_partition").outlets
+    for task_id in ("create_database", "create_table", "add_partition"):
+        assert dag.get_task(task_id).execution_timeout is not None
+    assert dag.get_task("extract_activities").retry_policy is not None
+
+
+@pytest.mark.e2e
+def test_no_token_value_reaches_any_log_of_a_real_run(
+    airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = get_config()
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    for bucket in (config.lake.bucket, config.athena.results_bucket):
+        s3.create_bucket(Bucket=bucket)
+    airflow_api.put_connection(
+        "airflow_api",
+        conn_type="http",
+        host=airflow_api.api_url,
+        login=airflow_api.username,
+        password=airflow_api.password,
+    )
+    airflow_api.put_connection(
+        config.strava.conn_id,
+        conn_type="strava",
+        host=strava.base_url,
+        login=strava.client_id,
+        password=strava.client_secret,
+        extra=strava_extra(strava),
+    )
+    first_refresh_token = strava.refresh_token
+    logical = END - timedelta(days=2) + timedelta(hours=4)
+    env = dict(os.environ)
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
+    )
+    env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(tmp_path / "logs")
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    run = subprocess.run(
+        [airflow, "dags", "test", "strava_activities", logical.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    logs = [output] + [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
+    assert run.returncode == 0, output[-4000:]
+    assert "success" in output.lower()
+
+    # the token task refreshed, rotated and persisted
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    from airflow.sdk.bases.hook import BaseHook
+
+    stored = BaseHook.get_connection(config.strava.conn_id).extra_dejson
+    assert stored["refresh_token"] == strava.refresh_token != first_refresh_token
+    secrets = [first_refresh_token, stored["refresh_token"], stored["access_token"], strava.client_secret]
+    for text in logs:
+        for secret in secrets:
+            assert secret not in text
+
+    # the interval landed, once
+    keys = list(list_objects(s3, config.lake.bucket, CURATED_PREFIX))
+    assert len(keys) == 1
+    dt = keys[0].split("dt=")[1].split("/")[0]
+    start = datetime.fromisoformat(dt).replace(tzinfo=UTC, hour=4)
+    expected = [
+        a
+        for a in strava.activities
+        if start <= datetime.fromisoformat(a["start_date"]) < start + timedelta(days=1)
+    ]
+    table = pq.read_table(io.BytesIO(s3.get_object(Bucket=config.lake.bucket, Key=keys[0])["Body"].read()))
+    assert table.num_rows == len(expected) > 0
+
+    # and Athena reads it through the table and its new partition
+    athena = boto3.client("athena", endpoint_url=local_aws, region_name="us-east-1")
+    table_name = f"{config.strava.database}.{config.strava.table}"
+    query = f"SELECT count(*), count(DISTINCT id), min(start_date) FROM {table_name} WHERE dt = '{dt}'"  # noqa: S608
+    qid = athena.start_query_execution(
+        QueryString=query,
+        WorkGroup=config.athena.workgroup,
+        ResultConfiguration={"OutputLocation": config.athena.output_location("tests", "strava")},
+    )["QueryExecutionId"]
+    for _ in range(120):
+        state = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if state["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.5)
+    assert state["State"] == "SUCCEEDED", state
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    values = [c.get("VarCharValue") for c in rows[1]["Data"]]
+    assert values[:2] == [str(len(expected)), str(len(expected))]
