@@ -946,6 +946,48 @@ class _Footers:
             self._footers[(bucket, key, etag)] = metadata
 
 
+_SMALL_DICTIONARY = 64 << 10
+
+
+def _dictionary_columns(parquet: pq.ParquetFile, columns: list[str]) -> list[str]:
+    """The string columns among ``columns`` that the file stores dictionary-encoded throughout.
+
+    A small dictionary page means the writer never fell back to plain pages (writers fall back
+    when the dictionary outgrows about a megabyte), so those columns have few distinct values.
+    """
+    metadata, schema = parquet.metadata, parquet.schema_arrow
+    out = []
+    for name in columns:
+        field = schema.field(name)
+        if not pa.types.is_string(field.type) and not pa.types.is_large_string(field.type):
+            continue
+        index = next((i for i in range(metadata.num_columns) if metadata.schema.column(i).path == name), None)
+        if index is None:
+            continue
+        chunks = [metadata.row_group(g).column(index) for g in range(metadata.num_row_groups)]
+        if chunks and all(
+            c.has_dictionary_page
+            and c.dictionary_page_offset
+            and 0 < c.data_page_offset - c.dictionary_page_offset <= _SMALL_DICTIONARY
+            for c in chunks
+        ):
+            out.append(name)
+    return out
+
+
+def _decode_where_mixed(pieces: list[pa.Table]) -> list[pa.Table]:
+    """Files that disagree on a column's dictionary encoding are concatenated with it decoded."""
+    if all(p.schema == pieces[0].schema for p in pieces):
+        return pieces
+    out = []
+    for piece in pieces:
+        for i, column in enumerate(piece.columns):
+            if pa.types.is_dictionary(column.type):
+                piece = piece.set_column(i, piece.field(i).name, pc.cast(column, column.type.value_type))
+        out.append(piece)
+    return out
+
+
 def _projected_bytes(metadata: pq.FileMetaData, columns: list[str], file_size: int, footer: int) -> int:
     """Bytes a reader of ``columns`` needs: their column chunks in every row group, plus the footer."""
     wanted = set(columns)
@@ -1089,11 +1131,13 @@ class _Reader:
             piece = _conform(piece, data_columns, declared, uri)
             for k, hive_type in keys:
                 if k in part_columns:
-                    value = pa.scalar(values[names.index(k)], pa.string())
+                    value = pa.array([values[names.index(k)]], pa.string())
                     target = _arrow_type(hive_type)
                     if target is not None and target != pa.string():
-                        value = value.cast(target)
-                    piece = piece.append_column(k, pa.repeat(value, piece.num_rows))
+                        value = pc.cast(value, target)
+                    # one value for every row: a dictionary of one entry, not num_rows copies
+                    indices = pa.repeat(pa.scalar(0, pa.int32()), piece.num_rows)
+                    piece = piece.append_column(k, pa.DictionaryArray.from_arrays(indices, value))
             return piece
 
         splits = self.files(table, source.partitions)
@@ -1105,7 +1149,7 @@ class _Reader:
         )
         if not pieces:
             return schema.empty_table()
-        return pa.concat_tables(pieces, promote_options="permissive")
+        return pa.concat_tables(_decode_where_mixed(pieces), promote_options="permissive")
 
     def _read_parquet_buffer(self, bucket: str, key: str, columns: list[str]) -> pa.Table:
         """One Parquet object from moto's store: only the projected column chunks are decoded."""
@@ -1124,6 +1168,11 @@ class _Reader:
         present = {n.lower(): n for n in parquet.schema_arrow.names}
         wanted = [present[c] for c in columns if c in present]
         self.counter.add(_projected_bytes(parquet.metadata, wanted, buffer.size, footer))
+        encoded = _dictionary_columns(parquet, wanted)
+        if encoded:  # decode those as Arrow dictionaries rather than one string per row
+            parquet = pq.ParquetFile(
+                pa.BufferReader(buffer), metadata=parquet.metadata, read_dictionary=encoded
+            )
         result = parquet.read(columns=wanted, use_threads=True)
         return result.rename_columns([n.lower() for n in result.column_names])
 
@@ -1189,7 +1238,9 @@ def _conform(piece: pa.Table, columns: list[str], declared: dict[str, str], uri:
             arrays.append(pa.nulls(piece.num_rows, target or pa.string()))
             continue
         column = piece.column(name)
-        if target is not None and column.type != target:
+        if pa.types.is_dictionary(column.type) and column.type.value_type == target:
+            pass  # dictionary-encoded strings stay encoded: DuckDB scans and groups them as such
+        elif target is not None and column.type != target:
             try:
                 if pa.types.is_timestamp(column.type) and pa.types.is_integer(target):
                     column = pc.cast(pc.cast(column, pa.timestamp("ms")), pa.int64())
@@ -1232,6 +1283,33 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
     if isinstance(node, exp.And):
         return _conjuncts(node.left) + _conjuncts(node.right)
     return [node]
+
+
+def _string_key_values(conjuncts: list[exp.Expression], keys: set[str]) -> dict[str, set[str]] | None:
+    """The values each string partition key may take, when every conjunct is ``key = 'v'`` or
+    ``key IN ('v', ...)``; None when any conjunct is something else."""
+    allowed: dict[str, set[str]] = {}
+    for conjunct in conjuncts:
+        node = conjunct.unnest() if isinstance(conjunct, exp.Paren) else conjunct
+        if isinstance(node, exp.EQ):
+            column, literals = node.this, [node.expression]
+            if isinstance(literals[0], exp.Column):
+                column, literals = node.expression, [node.this]
+        elif isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+            column, literals = node.this, node.expressions
+        else:
+            return None
+        if not (
+            isinstance(column, exp.Column)
+            and column.name.lower() in keys
+            and literals
+            and all(isinstance(v, exp.Literal) and v.is_string for v in literals)
+        ):
+            return None
+        values = {v.this for v in literals}
+        name = column.name.lower()
+        allowed[name] = allowed[name] & values if name in allowed else values
+    return allowed
 
 
 def _name_unnamed_columns(tree: exp.Expression) -> None:
@@ -1754,6 +1832,7 @@ class LocalAthena:
                 )
             tree = self._annotate(tree, schema, sql)
             duck_sql = _trino_semantics(tree).sql(dialect="duckdb")
+            log.debug("DuckDB SQL: %s", duck_sql)
             try:
                 relation = con.sql(duck_sql)
                 arrow = relation.to_arrow_table() if relation is not None else pa.table({})
@@ -1818,6 +1897,14 @@ class LocalAthena:
                 usable.append(conjunct)
         if not usable:
             return partitions
+        wanted = _string_key_values(usable, {k for k, t in keys if t in ("string", "varchar")})
+        if wanted is not None:  # `key = 'v'` / `key IN ('v', ...)` on string keys: no engine needed
+            position = {k: i for i, (k, _) in enumerate(keys)}
+            return [
+                (values, location)
+                for values, location in partitions
+                if all(values[position[k]] in allowed for k, allowed in wanted.items())
+            ]
         predicate = exp.and_(*[c.copy() for c in usable])
         for column in predicate.find_all(exp.Column):
             column.set("table", None)
