@@ -163,15 +163,26 @@ class AirflowServer:
             self._token = answer.json()["access_token"]
         return self._token
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call ``/api/v2<path>`` with the admin's token; raise with the server's answer on an error."""
-        answer = requests.request(
-            method,
-            f"{self.api_url}/api/v2{path}",
-            headers={"Authorization": f"Bearer {self.token()}"},
-            timeout=HTTP_TIMEOUT,
-            **kwargs,
-        )
+    def api(self, method: str, path: str, *, attempts: int = 4, **kwargs: Any) -> Any:
+        """Call ``/api/v2<path>`` with the admin's token; raise with the server's answer on an error.
+
+        A busy api-server on SQLite can be slow to answer: timeouts and refused connections are retried
+        a few times (every call the stack makes is safe to repeat).
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                answer = requests.request(
+                    method,
+                    f"{self.api_url}/api/v2{path}",
+                    headers={"Authorization": f"Bearer {self.token()}"},
+                    timeout=HTTP_TIMEOUT,
+                    **kwargs,
+                )
+                break
+            except (requests.Timeout, requests.ConnectionError):
+                if attempt == attempts:
+                    raise
+                time.sleep(2 * attempt)
         if answer.status_code >= 400:
             raise RuntimeError(f"{method} {path} answered {answer.status_code}: {answer.text[:500]}")
         return answer.json() if answer.content else None

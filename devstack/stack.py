@@ -254,9 +254,15 @@ def create_connections(
 # -- the demo -------------------------------------------------------------------------------------------
 def project_dag_ids() -> dict[str, Any]:
     """The project's DAGs, parsed here the way the dag-processor parses them: id -> schedule."""
+    import logging
+    import warnings
+
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    with warnings.catch_warnings():  # upstream deprecation notices are not the demo's news
+        warnings.simplefilter("ignore")
+        bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return dict(bag.dags)
