@@ -35,7 +35,9 @@ OBJECTS = [
 ]
 
 
-def _inventory_parquet(rows: list[tuple[Any, ...]], source_bucket: str = "media-prod") -> bytes:
+def _inventory_parquet(
+    rows: list[tuple[Any, ...]], source_bucket: str = "media-prod", *, dictionary: bool = True
+) -> bytes:
     """One inventory data file, typed as S3 writes it (last_modified_date is TIMESTAMP(MILLIS))."""
     table = pa.table(
         {
@@ -51,7 +53,7 @@ def _inventory_parquet(rows: list[tuple[Any, ...]], source_bucket: str = "media-
         }
     )
     buffer = io.BytesIO()
-    pq.write_table(table, buffer)
+    pq.write_table(table, buffer, use_dictionary=dictionary)
     return buffer.getvalue()
 
 
@@ -375,6 +377,53 @@ def test_query_on_one_of_ten_partitions_scans_only_that_partition(
     assert 0 < one < sizes["2024-02-05"] / 2
     assert athena.rows(f"SELECT count(*) FROM {database}.ten WHERE dt = '2024-02-05'") == [["1000"]]
     assert scanned() == sum(scanned(f"WHERE dt = '{dt}'") for dt in sizes)
+
+
+def test_large_objects_and_files_without_dictionaries_read_like_the_rest(
+    athena: Athena, names: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, database, bucket = boto3.client("s3"), names["database"], names["bucket"]
+    rows = OBJECTS * 50
+    s3.put_object(Bucket=bucket, Key="mixed/dictionary.parquet", Body=_inventory_parquet(rows))
+    # moto keeps objects above this size in a temporary file on disk instead of memory
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")
+    s3.put_object(Bucket=bucket, Key="mixed/plain.parquet", Body=_inventory_parquet(rows, dictionary=False))
+    monkeypatch.delenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE")
+    athena.run(
+        f"""CREATE EXTERNAL TABLE {database}.mixed ({INVENTORY_COLUMNS})
+        STORED AS PARQUET LOCATION 's3://{bucket}/mixed/'"""
+    )
+    assert athena.rows(
+        f"SELECT storage_class, count(*), sum(size) FROM {database}.mixed GROUP BY 1 ORDER BY 1"
+    ) == [["GLACIER", "300", "1800000"], ["STANDARD", "500", "44000"]]
+
+
+def test_an_athena_without_moto_in_its_process_reads_the_same_over_http(
+    athena: Athena, inventory: str, local_aws: str
+) -> None:
+    from devstack.athena import LocalAthena
+
+    sql = f"""SELECT storage_class, count(*), sum(size), min(from_unixtime(last_modified_date / 1000))
+              FROM {inventory} WHERE dt = '2021-05-05-01-00' GROUP BY 1 ORDER BY 1"""
+    over_http = LocalAthena(endpoint_url=local_aws, region="us-east-1")
+    try:
+        status, started = over_http.handle(
+            "StartQueryExecution",
+            {"QueryString": sql, "ResultConfiguration": {"OutputLocation": athena.output}},
+        )
+        assert status == 200
+        query = {"QueryExecutionId": started["QueryExecutionId"]}
+        deadline = time.monotonic() + 60
+        while (execution := over_http.handle("GetQueryExecution", query)[1]["QueryExecution"])["Status"][
+            "State"
+        ] in ("QUEUED", "RUNNING") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+        assert execution["Statistics"]["DataScannedInBytes"] > 0
+        result = over_http.handle("GetQueryResults", query)[1]["ResultSet"]["Rows"]
+    finally:
+        over_http.close()
+    assert [[d.get("VarCharValue") for d in r["Data"]] for r in result[1:]] == athena.rows(sql)
 
 
 def test_partition_projection_enumerates_dates_without_glue_partitions(
