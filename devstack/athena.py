@@ -8,9 +8,13 @@ asynchronously on a small worker pool, so callers poll exactly as they do agains
 - DDL (CREATE DATABASE / EXTERNAL TABLE, ALTER TABLE ADD / DROP PARTITION, MSCK REPAIR TABLE, DROP,
   SHOW, DESCRIBE) is applied to the stack's Glue, leaving tables and partitions as Athena leaves them.
 - SELECT is transpiled from Athena's Trino dialect to DuckDB with sqlglot. Every table the query names is
-  read from S3 with boto3 (Parquet, ORC, JSON lines, CSV, and SymlinkTextInputFormat manifests), after
+  read from S3 (Parquet, ORC, JSON lines, CSV, and SymlinkTextInputFormat manifests) into Arrow, after
   partition pruning on the WHERE conjuncts that touch only partition columns, and with only the columns the
-  query uses. Parquet is read with ranged GETs, so ``DataScannedInBytes`` is the bytes really fetched.
+  query uses; DuckDB scans the Arrow data in place. When moto runs in this process (``in_process``, as
+  :class:`devstack.aws.LocalAws` sets it up), objects, catalog entries and work groups are read from
+  moto's backends directly and Parquet bytes are handed to Arrow without a copy; otherwise boto3 reads
+  them over HTTP, Parquet with ranged GETs. ``DataScannedInBytes`` is the bytes the query needs: for
+  Parquet, the footer and the projected column chunks; for other formats, whole files.
 - Trino semantics the project relies on: integer ``/`` truncates, ``from_unixtime`` takes seconds and
   gives a UTC timestamp, the session time zone is UTC, unnamed columns are ``_col0, _col1, ...``.
 - Results go to ``<OutputLocation>/<QueryExecutionId>.csv`` (+ ``.csv.metadata``, JSON column info here)
@@ -1183,10 +1187,13 @@ class _Reader:
         if library == _PARQUET_SERDE and self.local is not None:
             return self._read_parquet_buffer(bucket, key, columns)
         if library == _PARQUET_SERDE:
-            with _S3RangeFile(self.s3, bucket, key, self.counter) as raw:
+            # scanned bytes are counted as in process (footer + projected chunks), not as fetched
+            with _S3RangeFile(self.s3, bucket, key, _ByteCounter()) as raw:
                 parquet = pq.ParquetFile(raw, pre_buffer=True)
                 present = {n.lower(): n for n in parquet.schema_arrow.names}
                 wanted = [present[c] for c in columns if c in present]
+                footer = parquet.metadata.serialized_size + 8
+                self.counter.add(_projected_bytes(parquet.metadata, wanted, raw.size, footer))
                 result = parquet.read(columns=wanted, use_threads=True)
                 return result.rename_columns([n.lower() for n in result.column_names])
         body = self._get(bucket, key)
