@@ -29,8 +29,12 @@ report. (One DAG per source would write half-reports that overwrite each other.)
 **Where to read it**: *Browse → Reports* in the Airflow UI (behind the Airflow login), or the button above.
 
 **Re-run a day**: *Trigger DAG w/ config* with `{"day": "YYYY-MM-DD"}`; it replaces that day's report.
-**When it fails**: the failing query's log has Athena's reason (a missing table means the inventory or
-Strava DAG has not created it yet); clear the task once fixed: the report is rewritten, nothing doubles.
+**When it is late**: a run not finished `alerts.summary_deadline_minutes` after it was queued sends one
+alert (a `DeadlineAlert`; the run goes on). Look for a query stuck in Athena's queue or a full triggerer.
+
+**When it fails**: one alert per failed task (SNS by default, see `alerts:`). The failing query's log
+has Athena's reason (a missing table means the inventory or Strava DAG has not created it yet); clear
+the task once fixed: the report is rewritten, nothing doubles.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import jinja2
 import pendulum
 from airflow.sdk import Param, TaskGroup, TriggerRule, dag, task
 
+from datalake.alerts import summary_deadline
 from datalake.assets import inventory_asset, strava_activities_asset
 from datalake.config import SQL_DIR, get_config
 from datalake.dag_defaults import dag_failure_callbacks, default_args
@@ -62,6 +67,7 @@ sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in co
     max_active_runs=1,
     default_args=default_args(),
     on_failure_callback=dag_failure_callbacks(),
+    deadline=summary_deadline(config),
     template_searchpath=[str(SQL_DIR)],
     template_undefined=jinja2.StrictUndefined,
     params={

@@ -97,6 +97,7 @@ class AlertsConfig:
     smtp_to: tuple[str, ...] = ()
     slack_conn_id: str = "slack_default"
     slack_channel: str = "#data-alerts"
+    summary_deadline_minutes: int = 180  # a daily_summaries run not done this long after queueing alerts
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""Fixtures of the operations tests: a configuration of their own, the alert topic read back through SQS,
+Airflow's metadata DB, and a way to run a project DAG with ``dag.test()`` as the scheduler would.
+
+The configuration copies ``include/datalake.yaml`` with names unique to the session (buckets, the SNS
+topic), so these tests neither see nor disturb what other tests put on the shared local AWS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
+
+
+@pytest.fixture(scope="session")
+def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The package's configuration with session-unique names, active through ``DATALAKE_CONFIG``."""
+    from datalake.config import CONFIG_ENV_VAR, get_config
+
+    suffix = uuid.uuid4().hex[:8]
+    raw = yaml.safe_load((ROOT / "include" / "datalake.yaml").read_text())
+    raw["lake"]["bucket"] = f"ops-lake-{suffix}"
+    raw["athena"]["results_bucket"] = f"ops-results-{suffix}"
+    raw["reports"]["bucket"] = f"ops-results-{suffix}"
+    for inv in raw["inventories"]:
+        inv["destination_bucket"] = f"ops-inventory-{suffix}"  # never created: no drop can be found
+    raw["alerts"]["notifier"] = "sns"
+    raw["alerts"]["sns_topic_arn"] = f"arn:aws:sns:{REGION}:123456789012:ops-alerts-{suffix}"
+    path = tmp_path_factory.mktemp("ops-config") / "datalake.yaml"
+    path.write_text(yaml.safe_dump(raw))
+
+    saved = {k: os.environ.get(k) for k in (CONFIG_ENV_VAR, "AIRFLOW_CONN_AWS_DEFAULT", PROCESS_CONTEXT)}
+    os.environ[CONFIG_ENV_VAR] = str(path)
+    # dag.test() runs DAG-level callbacks in this process, where the Task SDK finds no supervisor and,
+    # unless told it is a server process, no metadata DB either. In production they run in the
+    # dag-processor, whose supervisor reads Variables from the same DB (tests/e2e cover that path).
+    os.environ[PROCESS_CONTEXT] = "server"
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": os.environ["AWS_ACCESS_KEY_ID"],
+            "password": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "extra": {"endpoint_url": local_aws, "region_name": REGION},
+        }
+    )
+    get_config.cache_clear()
+    try:
+        config = get_config()
+        s3 = boto3.client("s3", endpoint_url=local_aws, region_name=REGION)
+        for bucket in {config.lake.bucket, config.athena.results_bucket}:
+            s3.create_bucket(Bucket=bucket)
+        yield config
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_config.cache_clear()
+
+
+@dataclass
+class AlertInbox:
+    """An SQS queue subscribed to the alert topic: what a person subscribed to the topic would get."""
+
+    sqs: Any
+    queue_url: str
+
+    def messages(self, *, settle: float = 3.0, limit: float = 30.0) -> list[dict[str, str]]:
+        """Every alert delivered so far (``Subject``, ``Message``), once ``settle`` seconds bring no more."""
+        found: list[dict[str, str]] = []
+        deadline = time.monotonic() + limit
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < settle:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            batch = answer.get("Messages", [])
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                found.append({"Subject": envelope.get("Subject") or "", "Message": envelope["Message"]})
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if batch:
+                quiet_since = time.monotonic()
+        return found
+
+
+@pytest.fixture
+def alert_inbox(ops_config: Any, local_aws: str) -> Iterator[AlertInbox]:
+    """A fresh queue subscribed to the configured alert topic (both created here), for one test."""
+    sns = boto3.client("sns", endpoint_url=local_aws, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=local_aws, region_name=REGION)
+    topic_arn = sns.create_topic(Name=ops_config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
+    assert topic_arn == ops_config.alerts.sns_topic_arn
+    name = f"ops-alerts-{uuid.uuid4().hex[:8]}"
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    try:
+        yield AlertInbox(sqs, queue_url)
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sqs.delete_queue(QueueUrl=queue_url)
+
+
+@pytest.fixture(scope="session")
+def airflow_db(ops_config: Any) -> None:
+    """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME)."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+def load_dag_file(name: str) -> ModuleType:
+    """A file of ``dags/``, imported afresh (with the configuration active now), as the processor would."""
+    path = ROOT / "dags" / name
+    spec = importlib.util.spec_from_file_location(f"ops_{path.stem}_{uuid.uuid4().hex[:6]}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_dag(dag: Any, **kwargs: Any) -> Any:
+    """``dag.test()``: the DAG is written to the metadata DB first, as the dag-processor would write it.
+
+    Every task runs in the real Task SDK runner (its own callbacks included); retries are kept but
+    without delay, so a test sees the final failure at once.
+    """
+    from datetime import timedelta
+
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    for task in dag.tasks:
+        task.retry_delay = timedelta(0)
+        task.retry_exponential_backoff = 0
+    DagBundlesManager().sync_bundles_to_db()
+    with create_session() as session:
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+        )
+    return dag.test(**kwargs)
