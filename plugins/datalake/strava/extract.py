@@ -38,7 +38,7 @@ CURATED_PREFIX = "curated/strava/activities"
 TMP_PREFIX = "_tmp/strava/activities"  # outside every table location
 RAW_NAME = "activities.jsonl.gz"
 PARQUET_NAME = "activities.parquet"
-ROW_GROUP_ROWS = 5000  # rows buffered before a Parquet row group is written (bounds memory)
+ROW_GROUP_ROWS = 10_000  # rows per Parquet row group (the bound on buffered rows)
 
 
 def partition(start: datetime) -> str:
@@ -93,7 +93,10 @@ def write_interval_files(
     lo, hi = _epoch(start), _epoch(end)
     seen: set[int] = set()
     rows = pages = dupes = outside = 0
-    buffered: list[dict[str, Any]] = []
+    # Each page becomes a columnar record batch at once (compact); batches are written as one row group
+    # once they hold ``row_group_rows`` rows. Memory is bounded by one row group, not by the interval.
+    batches: list[pa.RecordBatch] = []
+    buffered = 0
     with (
         open(raw_path, "wb") as raw_file,
         # mtime=0: the same activities give byte-identical objects on a rerun
@@ -103,6 +106,7 @@ def write_interval_files(
     ):
         for page in client.activity_pages(after=lo - 1, before=hi, per_page=per_page):
             pages += 1
+            kept: list[dict[str, Any]] = []
             for activity in page:
                 row = to_row(activity)  # validates first: a bad field fails before anything is kept
                 started = int(row["start_date"].timestamp())
@@ -115,13 +119,16 @@ def write_interval_files(
                 seen.add(row["id"])
                 raw.write(json.dumps(activity, separators=(",", ":"), ensure_ascii=False))
                 raw.write("\n")
-                buffered.append(row)
-                rows += 1
-            if len(buffered) >= row_group_rows:
-                writer.write_batch(to_record_batch(buffered))
-                buffered = []
-        if buffered or rows == 0:
-            writer.write_table(pa.Table.from_batches([to_record_batch(buffered)], schema=SCHEMA))
+                kept.append(row)
+            if kept:
+                batches.append(to_record_batch(kept))
+                buffered += len(kept)
+                rows += len(kept)
+            if buffered >= row_group_rows:
+                writer.write_table(pa.Table.from_batches(batches, schema=SCHEMA), row_group_size=buffered)
+                batches, buffered = [], 0
+        if batches or rows == 0:
+            writer.write_table(pa.Table.from_batches(batches, schema=SCHEMA))
     return rows, pages, dupes, outside
 
 
