@@ -1,0 +1,35 @@
+"""Helpers of the end-to-end tests: make sure the runs a test needs exist, whatever ran before it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from devstack.stack import Stack, project_dag_ids, run_demo
+
+
+def successful_runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
+    answer = stack.airflow.api(
+        "GET", f"/dags/{dag_id}/dagRuns", params={"state": "success", "limit": 100, "order_by": "-run_after"}
+    )
+    return answer["dag_runs"]
+
+
+def ensure_every_dag_ran_green(stack: Stack) -> None:
+    """Run the demo (every DAG through the scheduler) unless each project DAG already has a green run."""
+    dag_ids = sorted(project_dag_ids())
+    if all(successful_runs(stack, dag_id) for dag_id in dag_ids):
+        return
+    assert run_demo(stack, timeout=900) is True
+    missing = [dag_id for dag_id in dag_ids if not successful_runs(stack, dag_id)]
+    assert missing == [], f"no successful run of {missing} after the demo"
+
+
+def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"{what} not reached after {timeout:.0f}s")

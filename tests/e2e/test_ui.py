@@ -1,0 +1,142 @@
+"""The Airflow UI of the embedded stack, as a person sees it in a real browser (Debian's chromium, headless).
+
+After the demo's runs, the DAG list shows the project's DAGs and the grid of a DAG shows its successful
+run; the Reports page shows the day's report with its charts, and refuses a visitor who is not logged in.
+Screenshots go to ``tests/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import Stack, project_dag_ids
+from tests.e2e.runs import ensure_every_dag_ran_green, successful_runs
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def green_stack(stack: Stack) -> Stack:
+    ensure_every_dag_ran_green(stack)
+    return stack
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A fresh headless chromium profile (its own ``--user-data-dir``), closed whatever happens."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        context.set_default_timeout(WAIT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def log_in(page: Any, stack: Stack) -> None:
+    airflow = stack.airflow
+    page.goto(f"{airflow.api_url}/", wait_until="domcontentloaded")
+    page.get_by_label("Username").fill(airflow.username)
+    page.get_by_label("Password").fill(airflow.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_the_dag_list_shows_every_project_dag_after_logging_in(green_stack, browser):
+    page = browser.new_page()
+    log_in(page, green_stack)
+
+    page.goto(f"{green_stack.airflow.api_url}/dags", wait_until="domcontentloaded")
+    for dag_id in sorted(project_dag_ids()):
+        page.get_by_role("link", name=dag_id, exact=True).first.wait_for()
+    path = screenshot(page, "dag_list.png")
+
+    page.locator('[data-testid="state-badge"][aria-label="success"]').first.wait_for()
+    body = page.inner_text("body")
+    assert all(dag_id in body for dag_id in project_dag_ids())
+    assert "Sign into Airflow" not in body
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("dag_id", ["strava_activities", "s3_inventory_media_daily"])
+def test_a_dags_grid_shows_every_task_of_its_successful_run(green_stack, browser, dag_id):
+    run_id = successful_runs(green_stack, dag_id)[0]["dag_run_id"]  # the newest
+    tasks = [t["task_id"] for t in green_stack.airflow.api("GET", f"/dags/{dag_id}/tasks")["tasks"]]
+    page = browser.new_page()
+    log_in(page, green_stack)
+
+    page.goto(f"{green_stack.airflow.api_url}/dags/{dag_id}/runs/{run_id}", wait_until="domcontentloaded")
+    for task_id in tasks:  # one cell per task in the run's column of the grid
+        page.locator(f'[data-testid="grid-{run_id}-{task_id}"]').first.wait_for()
+    # the run page's state badges (the run's and each task instance's) read "Success"
+    page.locator('[data-testid="state-badge"]', has_text="Success").first.wait_for()
+    screenshot(page, f"grid_{dag_id}.png")
+
+    assert page.locator('[data-testid^="grid-"][data-testid$="-' + tasks[-1] + '"]').count() >= 1
+    badges = page.locator('[data-testid="state-badge"]')
+    assert badges.count() >= 1
+    assert {badges.nth(i).inner_text().strip() for i in range(badges.count())} == {"Success"}
+    assert "Page Not Found" not in page.inner_text("body")
+
+
+def test_the_reports_page_shows_the_days_report_with_its_charts(green_stack, browser):
+    days = requests.get(
+        f"{green_stack.airflow.api_url}/reports/api/days",
+        headers={"Authorization": f"Bearer {green_stack.airflow.token()}"},
+        timeout=30,
+    ).json()["days"]
+    assert days, "the demo's daily_summaries run wrote no report"
+    page = browser.new_page()
+    log_in(page, green_stack)
+
+    page.goto(f"{green_stack.airflow.api_url}/reports/", wait_until="domcontentloaded")
+    page.get_by_role("link", name=days[0]).click()
+    page.wait_for_url(f"**/reports/day/{days[0]}")
+    page.locator("svg").first.wait_for()
+    screenshot(page, "report.png")
+
+    assert page.locator("svg").count() >= 2  # the charts are inline SVG
+    assert days[0] in page.inner_text("body")
+
+
+def test_the_reports_page_is_refused_without_a_login(green_stack, browser):
+    page = browser.new_page()
+
+    answer = page.goto(f"{green_stack.airflow.api_url}/reports/", wait_until="domcontentloaded")
+
+    assert answer is not None
+    assert answer.status in (401, 403)
+    assert "Daily data lake reports" not in page.inner_text("body")
