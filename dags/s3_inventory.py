@@ -28,6 +28,19 @@ registered, and `announce_drop` publishes the Asset instead.
 
 **Backfill:** `airflow backfill create --dag-id s3_inventory_<name> --from-date A --to-date B`.
 Days with no drop fail (see the run list); `s3_inventory_maintenance` lists them too.
+
+**Reads** the inventory destination bucket; **writes** the Glue catalogue (table, partitions) and Athena
+results under `athena.results_prefix/<dag_id>/<ds>/`. Nothing is ever written to the inventory bucket.
+
+**When it fails** (one alert per failure, see `alerts:` in `include/datalake.yaml`); every task is
+idempotent per drop, so once the cause is fixed, *clear* the failed task:
+- `wait_for_drop` past its deadline: no drop came. Check the inventory configuration on the source
+  bucket (S3 console, *Management* → *Inventory*) and the destination bucket's policy; a late drop is
+  picked up by clearing the run.
+- `validate_drop`: the message names the object and the mismatch; nothing was registered. A drop
+  re-delivered by S3 needs only a clear; otherwise run `s3_inventory_maintenance` to see the gaps.
+- `evolve_table` "schema drift": the configuration changed a column's type; recreate the table.
+- Athena/Glue tasks: the log has the service's reason (permissions, workgroup, results bucket).
 """
 
 from __future__ import annotations
@@ -203,7 +216,11 @@ def build_maintenance_dag() -> DAG:
         tags=["s3-inventory", "maintenance"],
     ) as dag:
 
-        @task(task_id="repair_inventory", map_index_template="{{ task.op_kwargs['name'] }}")
+        @task(
+            task_id="repair_inventory",
+            map_index_template="{{ task.op_kwargs['name'] }}",
+            doc_md="Report (and repair, unless `apply` is false) the gaps of one inventory configuration.",
+        )
         def repair_inventory(name: str, params: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
             """Report (and repair, unless `apply` is false) the gaps of one configuration."""
             import logging

@@ -17,7 +17,22 @@ Strava returns back to the `strava_default` connection *before* it is used) → 
 `strava.schedule`, a `CronDataIntervalTimetable` in UTC (04:00 extracts the previous day).
 **Backfill** a year: `airflow backfill create --dag-id strava_activities --from-date 2025-01-01
 --to-date 2026-01-01 --max-active-runs 1` (a few calls per day, well inside the default rate limits).
-An invalid refresh token fails at once: the alert says how to re-authorise (scope `activity:read_all`).
+**Reads** the Strava API through the `strava_default` connection; **writes** the lake bucket
+(`lake.bucket`), Athena results under `athena.results_prefix/strava_activities/<ds>/`, the Glue catalogue.
+
+**When it fails** (one alert per failure, see `alerts:` in `include/datalake.yaml`); every task is
+idempotent per interval, so once the cause is fixed, *clear* the failed task and the run finishes:
+- `refresh_token`, "re-authorise": the refresh token is invalid or revoked (fails at once, no retries).
+  Re-authorise the app with the scope `activity:read_all`: open
+  `https://www.strava.com/oauth/authorize?client_id=<CLIENT_ID>&response_type=code&redirect_uri=http://localhost/exchange_token&approval_prompt=force&scope=read,activity:read_all`,
+  approve, exchange the `code` of the redirect with `POST https://www.strava.com/oauth/token`
+  (`grant_type=authorization_code`, `client_id`, `client_secret`, `code`), put the answer's
+  `refresh_token` into the connection's *Refresh token* field, and clear the task.
+- `refresh_token`, "cannot update": the connection lives where the pipeline cannot write a rotated
+  token (an `AIRFLOW_CONN_*` variable): move it to the metadata DB or AWS Secrets Manager.
+- `extract_activities`, rate limits: the 15-minute limit retries at the next quarter hour; the daily
+  limit stops the run: clear it after midnight UTC.
+- Athena tasks: the log has Athena's reason (workgroup, permissions, results bucket).
 """
 
 from __future__ import annotations
@@ -93,9 +108,17 @@ def strava_activities() -> None:
         "params": sql_params,
     }
     create_database = IdempotentAthenaOperator(
-        task_id="create_database", query="strava/create_database.sql", **{**athena, "database": "default"}
+        task_id="create_database",
+        query="strava/create_database.sql",
+        doc_md="Create the Athena database if it does not exist (`include/sql/strava/create_database.sql`).",
+        **{**athena, "database": "default"},
     )
-    create_table = IdempotentAthenaOperator(task_id="create_table", query="strava/create_table.sql", **athena)
+    create_table = IdempotentAthenaOperator(
+        task_id="create_table",
+        query="strava/create_table.sql",
+        doc_md="Create the Parquet table, partitioned by `dt`, if it does not exist.",
+        **athena,
+    )
     add_partition = IdempotentAthenaOperator(
         task_id="add_partition",
         query="strava/add_partition.sql",
