@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
+# Compile every installed module to bytecode once at install time: with PYTHONDONTWRITEBYTECODE set
+# (as on some machines) Python would otherwise compile Airflow from source in every process.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: env browser lint fix test demo up down bench clean
 

@@ -39,6 +39,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+# Named here so that the dag-processor imports it once, before it forks a parser for this file
+# ([dag_processor] parsing_pre_import_modules): boto3 then stays out of every parse.
+import airflow.providers.amazon.aws.operators.athena  # noqa: F401
 import pendulum
 from airflow.sdk import (
     CronDataIntervalTimetable,
@@ -51,12 +54,12 @@ from airflow.sdk import (
 )
 
 from datalake.assets import strava_activities_asset
+from datalake.athena import IdempotentAthenaOperator
 from datalake.config import SQL_DIR, get_config
 from datalake.dag_defaults import TAGS, dag_failure_callbacks, default_args
 from datalake.strava import tasks as strava_tasks
-from datalake.strava.athena import IdempotentAthenaOperator
 from datalake.strava.errors import StravaRateLimited
-from datalake.strava.extract import curated_location
+from datalake.strava.layout import curated_location
 
 config = get_config()
 athena_timeout = timedelta(minutes=config.athena.query_timeout_minutes)

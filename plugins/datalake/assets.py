@@ -8,13 +8,14 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from datalake.config import DatalakeConfig, InventoryConfig, get_config
+from datalake.strava.layout import curated_location
 
 
 def strava_activities_asset(config: DatalakeConfig | None = None) -> Asset:
     config = config or get_config()
     return Asset(
         name="strava_activities",
-        uri=f"s3://{config.lake.bucket}/curated/strava/activities/",
+        uri=curated_location(config.lake.bucket),
         group="strava",
     )
 

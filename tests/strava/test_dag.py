@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datalake.config import get_config
-from datalake.strava.extract import CURATED_PREFIX
+from datalake.strava.layout import CURATED_PREFIX
 from tests.strava.conftest import END, ApiServer, list_objects, strava_extra
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,14 +14,8 @@ import pytest
 
 from datalake.strava.client import StravaClient
 from datalake.strava.errors import StravaSchemaError
-from datalake.strava.extract import (
-    CURATED_PREFIX,
-    RAW_PREFIX,
-    TMP_PREFIX,
-    curated_key,
-    extract_interval,
-    raw_key,
-)
+from datalake.strava.extract import extract_interval
+from datalake.strava.layout import CURATED_PREFIX, RAW_PREFIX, TMP_PREFIX, curated_key, raw_key
 from datalake.strava.tokens import exchange_refresh_token
 from devstack.strava_api import StravaStandIn
 from tests.strava.conftest import DAYS, END, list_objects

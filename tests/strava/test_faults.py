@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datalake.strava.errors import StravaError, StravaRateLimited
-from datalake.strava.extract import CURATED_PREFIX, extract_interval
+from datalake.strava.extract import extract_interval
 from datalake.strava.hook import StravaHook
+from datalake.strava.layout import CURATED_PREFIX
 from datalake.strava.store import SecretsManagerStore
 from devstack.strava_api import StravaStandIn
 from tests.strava.conftest import DAYS, END, list_objects, seeded, strava_conn_uri_env

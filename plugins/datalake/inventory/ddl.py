@@ -7,7 +7,6 @@ files with :func:`table_params` as ``params`` and the checked drop (its columns)
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import jinja2
@@ -49,11 +48,6 @@ def render(name: str, inv: InventoryConfig, **variables: Any) -> str:
         keep_trailing_newline=False,
     )
     return env.get_template(f"{SQL_SUBDIR}/{name}").render(params=table_params(inv), **variables).strip()
-
-
-def request_token(*parts: object) -> str:
-    """A deterministic Athena ClientRequestToken (32-128 characters) for the same query attempt."""
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
 
 
 def storage_descriptor(inv: InventoryConfig, columns: list[tuple[str, str]], location: str) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 ``SummaryQueryOperator`` is the provider's ``AthenaOperator`` with the run's plan filled in: the SQL
 file is rendered with the partition values the plan chose, the results go to a stable per-day prefix,
-the ``ClientRequestToken`` is derived from the dag, run and task ids (and the SQL), so a retry picks up
-the query its previous try started instead of paying for a second one, and the bytes scanned are logged.
+and, as every Athena task of the package (``datalake.athena``), a retry picks up the query its previous
+try started instead of paying for a second one, and the bytes scanned are logged.
 
 ``PublishReportOperator`` reads every result back (GetQueryResults), renders the page and stores it;
 its ``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowSkipException
 
+from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
-from datalake.reports.queries import SummaryQuery, fetch_results, request_token
+from datalake.reports.queries import SummaryQuery, fetch_results
 from datalake.reports.render import render_report, storage_totals
 from datalake.reports.store import ReportStore
 
@@ -28,7 +28,7 @@ POLL_SECONDS = 5  # between two looks at a running query (the trigger's waiter d
 REPORTS_URL_PREFIX = "/reports"
 
 
-class SummaryQueryOperator(AthenaOperator):
+class SummaryQueryOperator(IdempotentAthenaOperator):
     """Run one summary SQL file for one source with the values the plan task chose for this run.
 
     :param summary: the query (its file under ``include/sql/summaries/``).
@@ -74,25 +74,6 @@ class SummaryQueryOperator(AthenaOperator):
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> Any:
-        ti = context["ti"]
-        ids = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index if ti.map_index is not None else -1)
-        self.client_request_token = request_token(*ids, self.query)
-        if ti.try_number > 1:
-            # The same token returns the previous try's query. Reuse it unless it failed for good.
-            execution_context = dict(self.query_execution_context)
-            if self.database:
-                execution_context["Database"] = self.database
-            execution_context["Catalog"] = self.catalog
-            previous = self.hook.run_query(
-                self.query,
-                execution_context,
-                {**self.result_configuration, "OutputLocation": self.output_location},
-                self.client_request_token,
-                self.workgroup,
-            )
-            if self.hook.check_query_status(previous) in AthenaHook.FAILURE_STATES:
-                self.log.info("The query of the previous try (%s) failed; starting it again", previous)
-                self.client_request_token = request_token(*ids, self.query, attempt=ti.try_number)
         self.log.info(
             "Summary %s of %s: results under %s", self.summary_name, self.source, self.output_location
         )
@@ -106,13 +87,6 @@ class SummaryQueryOperator(AthenaOperator):
         info = self.hook.get_query_info(query_execution_id)
         execution = info.get("QueryExecution", {})
         scanned = execution.get("Statistics", {}).get("DataScannedInBytes")
-        self.log.info(
-            "Summary %s of %s done: query %s scanned %s bytes",
-            self.summary_name,
-            self.source,
-            query_execution_id,
-            scanned,
-        )
         return {
             "query_execution_id": query_execution_id,
             "summary": self.summary_name,

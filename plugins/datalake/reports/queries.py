@@ -8,7 +8,6 @@ report ``day`` and the windows derived from it for Strava); :func:`inventory_val
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -129,22 +128,6 @@ def render_query(query: SummaryQuery | str, values: dict[str, Any]) -> str:
         keep_trailing_newline=True,
     )
     return env.get_template(f"summaries/{name}.sql").render(**values)
-
-
-def request_token(
-    dag_id: str, run_id: str, task_id: str, map_index: int, query: str, attempt: int = 0
-) -> str:
-    """Athena's ``ClientRequestToken`` for one query of one task of one run (64 hex characters).
-
-    The same task of the same run with the same SQL always gets the same token, so a retry gets the
-    query its previous try started instead of starting a second one. ``attempt`` makes a new token
-    when the previous query failed and must really run again.
-    """
-    digest = hashlib.sha256()
-    for part in (dag_id, run_id, task_id, str(map_index), str(attempt), query):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 _INTEGER_TYPES = {"tinyint", "smallint", "integer", "int", "bigint"}

@@ -21,7 +21,7 @@ import json
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,33 +29,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datalake.strava.client import PER_PAGE, StravaClient
+from datalake.strava.layout import (
+    PARQUET_NAME,
+    RAW_NAME,
+    TMP_PREFIX,
+    curated_key,
+    partition,
+    raw_key,
+)
 from datalake.strava.schema import SCHEMA, to_record_batch, to_row
 
 log = logging.getLogger(__name__)
 
-RAW_PREFIX = "raw/strava/activities"
-CURATED_PREFIX = "curated/strava/activities"
-TMP_PREFIX = "_tmp/strava/activities"  # outside every table location
-RAW_NAME = "activities.jsonl.gz"
-PARQUET_NAME = "activities.parquet"
 ROW_GROUP_ROWS = 10_000  # rows per Parquet row group (the bound on buffered rows)
-
-
-def partition(start: datetime) -> str:
-    return start.astimezone(UTC).strftime("%Y-%m-%d")
-
-
-def raw_key(start: datetime) -> str:
-    return f"{RAW_PREFIX}/dt={partition(start)}/{RAW_NAME}"
-
-
-def curated_key(start: datetime) -> str:
-    return f"{CURATED_PREFIX}/dt={partition(start)}/{PARQUET_NAME}"
-
-
-def curated_location(bucket: str) -> str:
-    """The Athena table's LOCATION."""
-    return f"s3://{bucket}/{CURATED_PREFIX}/"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The callables behind the ``strava_activities`` DAG's Python tasks (the DAG file only wires them).
 
+The DAG file imports this module at parse time, so the heavy imports live inside the functions.
+
 The access token never travels through XCom: ``refresh_token`` writes it to the connection, and
 ``extract_activities`` reads it from there. What goes to XCom is a small summary without secrets.
 """
@@ -9,11 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datalake.config import DatalakeConfig, get_config
-from datalake.strava.extract import extract_interval
-from datalake.strava.hook import StravaHook
+
+if TYPE_CHECKING:
+    from datalake.strava.hook import StravaHook
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,8 @@ WAIT_BUDGET = EXTRACT_TIMEOUT - timedelta(minutes=15)
 
 def refresh_token(config: DatalakeConfig | None = None) -> dict[str, Any]:
     """Refresh the Strava access token if it expires within the margin; persist before any use."""
+    from datalake.strava.hook import StravaHook
+
     config = config or get_config()
     hook = StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
     return hook.ensure_fresh_token().as_dict()
@@ -46,6 +51,10 @@ def extract_activities(
     s3_client: Any = None,
 ) -> dict[str, Any]:
     """Extract the interval's activities into the raw and curated layers (see ``extract.py``)."""
+    # Imported here: pyarrow and the HTTP client are the task's business, not the DAG parser's.
+    from datalake.strava.extract import extract_interval
+    from datalake.strava.hook import StravaHook
+
     config = config or get_config()
     hook = hook or StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
     if s3_client is None:
