@@ -33,3 +33,18 @@ def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = 
             return value
         time.sleep(every)
     raise TimeoutError(f"{what} not reached after {timeout:.0f}s")
+
+
+def api(stack: Stack, method: str, path: str, *, timeout: float = 120, **kwargs: Any) -> Any:
+    """``stack.airflow.api`` that waits out SQLite's "database is locked" answers (5xx) of a busy stack."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return stack.airflow.api(method, path, **kwargs)
+        except RuntimeError as exc:
+            busy = any(f" {code}:" in str(exc) for code in (500, 503)) and (
+                "locked" in str(exc).lower() or "database error" in str(exc).lower()
+            )
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(3)

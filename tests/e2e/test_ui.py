@@ -17,7 +17,7 @@ import requests
 from devstack.stack import Stack, project_dag_ids
 from tests.e2e.runs import ensure_every_dag_ran_green, successful_runs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
