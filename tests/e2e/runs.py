@@ -20,7 +20,9 @@ def ensure_every_dag_ran_green(stack: Stack) -> None:
     dag_ids = sorted(project_dag_ids())
     if all(successful_runs(stack, dag_id) for dag_id in dag_ids):
         return
-    assert run_demo(stack, timeout=900) is True
+    # the demo's verdict looks at each DAG's newest run, which another test may have failed on purpose:
+    # what matters here is that every DAG has a green run
+    run_demo(stack, timeout=900)
     missing = [dag_id for dag_id in dag_ids if not successful_runs(stack, dag_id)]
     assert missing == [], f"no successful run of {missing} after the demo"
 

@@ -1,0 +1,88 @@
+"""A failure on the embedded stack reaches the alert topic exactly once, through the production path:
+the scheduler runs the task, its callback alerts and records it, the dag-processor runs the DAG-level
+callback, which finds the record, sends nothing more and removes the record.
+
+The forced failure: a run of the inventory DAG for its first interval, long before any drop of the
+stack, whose deadline has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devstack.stack import INVENTORY_DAYS
+from tests.e2e.runs import api, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_failed_run_on_the_stack_sends_one_alert_and_leaves_no_record(stack):
+    from datalake.alerts import record_key
+
+    config = stack.config
+    dag_id = config.inventories[0].dag_id
+    airflow = stack.airflow
+    sns, sqs = stack.aws_client("sns"), stack.aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"e2e-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(TopicArn=config.alerts.sns_topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    try:
+        airflow.wait_for_dags([dag_id])
+        api(stack, "PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        # the first interval of the DAG: after its start date (earlier runs have no tasks), long before the
+        # stack's drops (the last few days), its deadline long past
+        day = datetime.fromisoformat(config.inventories[0].start_date).replace(tzinfo=UTC)
+        assert day < datetime.now(UTC) - timedelta(days=INVENTORY_DAYS + 3)
+        run = api(
+            stack,
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            json={"dag_run_id": f"e2e_alert_{uuid.uuid4().hex[:8]}", "logical_date": day.isoformat()},
+        )
+        run_id = run["dag_run_id"]
+        state = wait_for(
+            lambda: (
+                (s := airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
+                in ("success", "failed")
+                and s
+            ),
+            timeout=300,
+            what=f"run {run_id} finished",
+        )
+        assert state == "failed"
+        key = record_key(dag_id, run_id, "wait_for_drop")
+        # the DAG-level callback ran in the dag-processor once it has removed the task's record
+        wait_for(lambda: not _variable_exists(airflow, key), timeout=180, what=f"record {key} removed")
+
+        messages = []
+        for _ in range(5):  # a few long polls: anything the DAG level would have sent has arrived by now
+            answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+            messages += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sqs.delete_queue(QueueUrl=queue_url)
+
+    ours = [m for m in messages if f"Run: {run_id}\n" in m["Message"]]
+    assert len(ours) == 1, messages
+    text = ours[0]["Message"]
+    assert f"DAG: {dag_id}\nTask: wait_for_drop\n" in text
+    assert "Try: 1\n" in text
+    assert re.search(r"Error: AirflowSensorTimeout: no complete drop .* by the deadline", text)
+    assert f"Log: {airflow.api_url}/dags/{dag_id}/runs/" in text
+
+
+def _variable_exists(airflow, key: str) -> bool:
+    try:
+        airflow.api("GET", f"/variables/{key}")
+    except RuntimeError as exc:
+        if " 404:" in str(exc):
+            return False
+        raise
+    return True
