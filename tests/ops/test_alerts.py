@@ -265,3 +265,29 @@ def test_an_error_line_keeps_what_a_person_needs():
     line = one_line(ValueError("activity 1234567 field distance: expected a number,\n got 'far'"))
     assert line == "ValueError: activity 1234567 field distance: expected a number, got 'far'"
     assert len(one_line("x" * 5000)) == 1500
+
+
+def test_the_notifier_is_chosen_by_configuration():
+    from dataclasses import replace
+
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from datalake.alerts import build_notifier
+    from datalake.config import load_config
+
+    config = load_config()
+    sns = build_notifier(config, "subject", "text")
+    assert isinstance(sns, SnsNotifier)
+    assert sns.target_arn == config.alerts.sns_topic_arn
+
+    mail = replace(config, alerts=replace(config.alerts, notifier="smtp", smtp_to=("ops@example.com",)))
+    smtp = build_notifier(mail, "subject", "a < b")
+    assert isinstance(smtp, SmtpNotifier)
+    assert smtp.to == ["ops@example.com"]
+    assert smtp.html_content == "<pre>a &lt; b</pre>"
+
+    with pytest.raises(ValueError, match="smtp_to is empty"):
+        build_notifier(replace(config, alerts=replace(config.alerts, notifier="smtp")), "s", "t")
+    with pytest.raises(ValueError, match="must be one of sns, smtp, slack"):
+        build_notifier(replace(config, alerts=replace(config.alerts, notifier="pager")), "s", "t")
