@@ -78,6 +78,17 @@ def _with_retries(action: Callable[[], None], attempts: int, wait_max: float) ->
             action()
 
 
+def _write_or_fail(action: Callable[[], None], store: Any, conn_id: str, rotated: bool) -> None:
+    """Run one write with retries; when every attempt failed, fail saying what was lost and what to do."""
+    try:
+        _with_retries(action, store.attempts, store.wait_max)
+    except RetryError as exc:
+        reason = str(exc.last_attempt.exception())
+        log.error("Writing Strava tokens of %s to %s failed: %s", conn_id, store.description, reason)
+        message = _lost_token_message(conn_id, store.description, reason, rotated)
+        raise TokenPersistenceError(message) from None
+
+
 class UnwritableStore:
     """The connection is defined where the pipeline cannot write it: refuse before refreshing."""
 
@@ -238,14 +249,7 @@ class AirflowApiStore:
             if answer.status_code >= 300:
                 raise _PersistFailed(f"PATCH connection answered HTTP {answer.status_code}")
 
-        try:
-            _with_retries(patch, self.attempts, self.wait_max)
-        except RetryError as exc:
-            reason = str(exc.last_attempt.exception())
-            log.error("Writing Strava tokens of %s to %s failed: %s", conn.conn_id, self.description, reason)
-            raise TokenPersistenceError(
-                _lost_token_message(conn.conn_id, self.description, reason, rotated)
-            ) from None
+        _write_or_fail(patch, self, conn.conn_id, rotated)
 
 
 class SecretsManagerStore:
@@ -297,14 +301,7 @@ class SecretsManagerStore:
             except Exception as exc:
                 raise _PersistFailed(f"{type(exc).__name__} from Secrets Manager") from None
 
-        try:
-            _with_retries(put, self.attempts, self.wait_max)
-        except RetryError as exc:
-            reason = str(exc.last_attempt.exception())
-            log.error("Writing Strava tokens of %s to %s failed: %s", conn.conn_id, self.description, reason)
-            raise TokenPersistenceError(
-                _lost_token_message(conn.conn_id, self.description, reason, rotated)
-            ) from None
+        _write_or_fail(put, self, conn.conn_id, rotated)
 
 
 def _configured_backend() -> tuple[str, dict[str, Any]]:
