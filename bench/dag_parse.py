@@ -4,9 +4,10 @@
 
 Each measurement parses one file with Airflow's DagBag in a fresh interpreter that has already imported
 Airflow and, as the dag-processor does before it forks a parsing process, the ``airflow.*`` modules the
-file itself imports (``parsing_pre_import_modules``). What the file then imports or computes is counted. Bytecode is cached as a dag-processor would cache it (one warm-up parse per file first). Prints the
-median of several runs per file and the ratio to the trivial file (target: 1.5x or less),
-and writes bench/results/dag_parse.json.
+file itself imports (``parsing_pre_import_modules``). What the file then imports or computes is counted.
+Bytecode is cached as a dag-processor would cache it (one warm-up parse per file first). Prints the
+median of several runs per file and the ratio to the trivial file (target: 1.5x or less), and writes
+bench/results/dag_parse.json.
 """
 
 from __future__ import annotations
