@@ -191,12 +191,8 @@ def build_inventory_dag(
         drop = wait_for_drop()
         valid = validate_drop(drop)
         create_database = _athena("create_database", "create_database.sql", inv, athena_poll_seconds)
-        if inv.partition_projection:
-            create_table = _athena("create_table", "create_projection_table.sql", inv, athena_poll_seconds)
-            publish = announce_drop(valid)
-        else:
-            create_table = _athena("create_table", "create_table.sql", inv, athena_poll_seconds)
-            publish = register_partition(valid)
+        create_table = _athena("create_table", "create_table.sql", inv, athena_poll_seconds)
+        publish = announce_drop(valid) if inv.partition_projection else register_partition(valid)
         chain(valid, create_database, create_table, evolve_table(valid), publish)
     return dag
 

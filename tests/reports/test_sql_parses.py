@@ -40,6 +40,7 @@ SAMPLE = {
         "serde": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
         "serde_properties": {"separatorChar": ","},
         "validate_task": "validate_drop",
+        "partition_projection": True,  # renders the optional TBLPROPERTIES of create_table.sql too
         "projection_start": "2026-01-01-00-00",
     },
 }

@@ -34,6 +34,7 @@ def table_params(inv: InventoryConfig) -> dict[str, Any]:
         "location": inv.hive_location,
         "serde": serde,
         "serde_properties": properties,
+        "partition_projection": inv.partition_projection,
         "projection_start": f"{inv.start_date}-00-00",
         "validate_task": VALIDATE_TASK,
     }
