@@ -90,7 +90,9 @@ rate_limit_policy = ExceptionRetryPolicy(
     template_searchpath=[str(SQL_DIR)],
 )
 def strava_activities() -> None:
-    @task(execution_timeout=timedelta(minutes=5))
+    # One refresh at a time across all runs (a backfill next to the daily run): Strava rotates the
+    # refresh token, so two refreshes racing would make one of them present a token that just died.
+    @task(execution_timeout=timedelta(minutes=5), max_active_tis_per_dag=1)
     def refresh_token() -> dict:
         """Refresh the Strava access token when needed and write it back to the connection first."""
         return strava_tasks.refresh_token()

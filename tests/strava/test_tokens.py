@@ -79,6 +79,30 @@ def test_a_rotated_refresh_token_survives_into_the_next_run(db_connections: ApiS
     assert athlete["id"]
 
 
+def test_a_run_holding_a_token_another_run_just_rotated_uses_the_new_one(
+    db_connections: ApiServer, strava
+) -> None:
+    late = StravaHook("strava_default")
+    late.connection()  # read before the other run refreshes: it holds the refresh token about to die
+    first = strava.refresh_token
+    assert StravaHook("strava_default").ensure_fresh_token().rotated  # the other run
+    assert strava.refresh_token != first
+
+    outcome = late.ensure_fresh_token(margin_s=10**9)  # presents `first`, refused, then reads again
+
+    assert outcome.refreshed
+    assert _stored_extra(db_connections, "strava_default")["refresh_token"] == strava.refresh_token
+    assert late.client().athlete()["id"]
+
+
+def test_a_refused_refresh_token_that_nobody_rotated_still_fails_at_once(
+    db_connections: ApiServer, strava
+) -> None:
+    strava.revoke_refresh_token()
+    with pytest.raises(StravaAuthorizationError, match="activity:read_all"):
+        StravaHook("strava_default").ensure_fresh_token()
+
+
 def test_a_valid_access_token_is_reused_without_calling_strava(db_connections: ApiServer, strava) -> None:
     StravaHook("strava_default").ensure_fresh_token()
     posts = _token_posts(strava)

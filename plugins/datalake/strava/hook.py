@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from datalake.strava.client import HTTP_TIMEOUT, StravaClient
+from datalake.strava.errors import StravaAuthorizationError
 from datalake.strava.store import ConnectionStore, store_for
 from datalake.strava.tokens import (
     DEFAULT_HOST,
@@ -99,10 +100,27 @@ class StravaHook(BaseHook):
         return tokens_from_extra(conn.extra_dejson, conn.conn_id)
 
     def ensure_fresh_token(self, margin_s: float = REFRESH_MARGIN_S) -> RefreshOutcome:
-        """Refresh the access token if it expires within ``margin_s``, persisting before any use."""
-        self._tokens, outcome = ensure_fresh_tokens(
-            self.connection(), self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
-        )
+        """Refresh the access token if it expires within ``margin_s``, persisting before any use.
+
+        Strava refuses a refresh token the moment it has rotated it. When another run refreshed (and
+        persisted) in the meantime, the connection read at the start of this task holds the old one:
+        a refusal is therefore checked against the connection as it is now before it is final.
+        """
+        conn = self.connection()
+        try:
+            self._tokens, outcome = ensure_fresh_tokens(
+                conn, self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
+            )
+        except StravaAuthorizationError:
+            sent = tokens_from_extra(conn.extra_dejson, conn.conn_id).refresh_token
+            self._conn = None
+            current = self.connection()
+            if tokens_from_extra(current.extra_dejson, current.conn_id).refresh_token == sent:
+                raise  # nobody rotated it: it really is invalid or revoked
+            self.log.info("The refresh token of %s was rotated by another run; using that one", conn.conn_id)
+            self._tokens, outcome = ensure_fresh_tokens(
+                current, self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
+            )
         return outcome
 
     def _refresh_now(self) -> str:
