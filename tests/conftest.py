@@ -43,3 +43,10 @@ def local_aws() -> Iterator[str]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The alert tests run last: they run DAGs in this process as the dag-processor would (a server
+    process context), and Airflow keeps process-wide state from that which changes how later tests
+    in the same process resolve connections."""
+    items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())

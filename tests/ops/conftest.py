@@ -27,7 +27,7 @@ REGION = "us-east-1"
 PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The package's configuration with session-unique names, active through ``DATALAKE_CONFIG``."""
     from datalake.config import CONFIG_ENV_VAR, get_config
@@ -120,7 +120,7 @@ def alert_inbox(ops_config: Any, local_aws: str) -> Iterator[AlertInbox]:
         sqs.delete_queue(QueueUrl=queue_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow_db(ops_config: Any) -> None:
     """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME)."""
     from airflow.utils.db import initdb
