@@ -172,3 +172,24 @@ def list_objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, str]:
         for obj in page.get("Contents", []):
             found[obj["Key"]] = obj["ETag"]
     return found
+
+
+def put_strava_connections(
+    api: ApiServer,
+    standin: StravaStandIn,
+    *,
+    strava_conn_id: str = "strava_default",
+    api_conn_id: str = "airflow_api",
+) -> None:
+    """The Strava connection in the metadata DB (refresh token only) and the API connection to write it."""
+    api.put_connection(
+        api_conn_id, conn_type="http", host=api.api_url, login=api.username, password=api.password
+    )
+    api.put_connection(
+        strava_conn_id,
+        conn_type="strava",
+        host=standin.base_url,
+        login=standin.client_id,
+        password=standin.client_secret,
+        extra=strava_extra(standin),
+    )

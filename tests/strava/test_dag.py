@@ -22,7 +22,7 @@ import pytest
 
 from datalake.config import get_config
 from datalake.strava.layout import CURATED_PREFIX
-from tests.strava.conftest import END, ApiServer, list_objects, strava_extra
+from tests.strava.conftest import END, ApiServer, list_objects, put_strava_connections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,21 +71,7 @@ def test_no_token_value_reaches_any_log_of_a_real_run(
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
     for bucket in (config.lake.bucket, config.athena.results_bucket):
         s3.create_bucket(Bucket=bucket)
-    airflow_api.put_connection(
-        "airflow_api",
-        conn_type="http",
-        host=airflow_api.api_url,
-        login=airflow_api.username,
-        password=airflow_api.password,
-    )
-    airflow_api.put_connection(
-        config.strava.conn_id,
-        conn_type="strava",
-        host=strava.base_url,
-        login=strava.client_id,
-        password=strava.client_secret,
-        extra=strava_extra(strava),
-    )
+    put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
     first_refresh_token = strava.refresh_token
     logical = END - timedelta(days=2) + timedelta(hours=4)
     env = dict(os.environ)

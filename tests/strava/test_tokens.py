@@ -17,7 +17,7 @@ from datalake.strava.hook import StravaHook
 from datalake.strava.store import SecretsManagerStore, store_for
 from datalake.strava.tokens import ensure_fresh_tokens, exchange_refresh_token
 from devstack.strava_api import StravaStandIn
-from tests.strava.conftest import ApiServer, strava_conn_uri_env, strava_extra
+from tests.strava.conftest import ApiServer, put_strava_connections, strava_conn_uri_env, strava_extra
 
 
 def _token_posts(standin: StravaStandIn) -> int:
@@ -27,21 +27,7 @@ def _token_posts(standin: StravaStandIn) -> int:
 @pytest.fixture
 def db_connections(airflow_api: ApiServer, strava: StravaStandIn, metastore_reads: None) -> ApiServer:
     """``strava_default`` in the metadata DB (refresh token only) and ``airflow_api`` to write it back."""
-    airflow_api.put_connection(
-        "airflow_api",
-        conn_type="http",
-        host=airflow_api.api_url,
-        login=airflow_api.username,
-        password=airflow_api.password,
-    )
-    airflow_api.put_connection(
-        "strava_default",
-        conn_type="strava",
-        host=strava.base_url,
-        login=strava.client_id,
-        password=strava.client_secret,
-        extra=strava_extra(strava),
-    )
+    put_strava_connections(airflow_api, strava)
     return airflow_api
 
 
@@ -165,20 +151,8 @@ def test_an_env_var_connection_fails_with_instructions_before_refreshing(strava,
 def test_a_failing_write_back_fails_and_says_the_token_rotated(
     airflow_api: ApiServer, strava, metastore_reads: None
 ) -> None:
-    airflow_api.put_connection(
-        "airflow_api_bad_write",
-        conn_type="http",
-        host=airflow_api.api_url,
-        login=airflow_api.username,
-        password=airflow_api.password,
-    )
-    airflow_api.put_connection(
-        "strava_unwritable",
-        conn_type="strava",
-        host=strava.base_url,
-        login=strava.client_id,
-        password=strava.client_secret,
-        extra=strava_extra(strava),
+    put_strava_connections(
+        airflow_api, strava, strava_conn_id="strava_unwritable", api_conn_id="airflow_api_bad_write"
     )
     from airflow.sdk.bases.hook import BaseHook
 
