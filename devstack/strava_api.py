@@ -35,6 +35,7 @@ persist the new one, as with the real Strava.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import logging
@@ -391,6 +392,34 @@ def _epoch(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
+class _ActivityIndex(NamedTuple):
+    """Positions in :attr:`StravaStandIn.activities` in both listing orders, with their start epochs.
+
+    Ties on (start, id) keep list order in both orders, as a stable sort of the whole list does.
+    """
+
+    source: list[dict[str, Any]]  # the list indexed (its identity and length tell a stale index)
+    size: int
+    oldest_first: list[int]
+    oldest_first_epochs: list[int]
+    newest_first: list[int]
+    newest_first_negated_epochs: list[int]  # ascending, so ``bisect`` works on it
+
+
+def _index_activities(activities: list[dict[str, Any]]) -> _ActivityIndex:
+    keys = [(_epoch(a["start_date"]), a["id"]) for a in activities]
+    oldest = sorted(range(len(keys)), key=keys.__getitem__)
+    newest = sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
+    return _ActivityIndex(
+        activities,
+        len(activities),
+        oldest,
+        [keys[i][0] for i in oldest],
+        newest,
+        [-keys[i][0] for i in newest],
+    )
+
+
 def _short_page_size(page: int, per_page: int) -> int:
     """Page sizes in short-page mode: a repeating pattern with pages shorter than ``per_page``."""
     pattern = (per_page - 1, per_page, per_page // 2, per_page - 3)
@@ -423,7 +452,8 @@ class StravaStandIn:
         clock: Callable[[], float] = time.time,
         count_token_requests: bool = False,
     ) -> None:
-        self.activities: list[dict[str, Any]] = seed_activities() if activities is None else activities
+        self._activities: list[dict[str, Any]] = seed_activities() if activities is None else activities
+        self._index: _ActivityIndex | None = None
         self.host = host
         self.port = port
         self.rotate_refresh_tokens = rotate_refresh_tokens
@@ -488,6 +518,35 @@ class StravaStandIn:
     def __repr__(self) -> str:  # never the secrets
         where = self.base_url if self._server is not None else "stopped"
         return f"<StravaStandIn {where} activities={len(self.activities)}>"
+
+    # -- activities ------------------------------------------------------------------------------------
+    @property
+    def activities(self) -> list[dict[str, Any]]:
+        """The activities served (the list given, not a copy).
+
+        Listing uses an index sorted by start time, rebuilt when this list is replaced or its length
+        changes. Edits in place that keep the length and touch ``start_date`` or ``id`` (or reorder or
+        replace items) need :meth:`activities_changed`; other fields are read live.
+        """
+        return self._activities
+
+    @activities.setter
+    def activities(self, activities: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._activities = activities
+            self._index = None
+
+    def activities_changed(self) -> None:
+        """Rebuild the listing index on the next request (after editing activities in place)."""
+        with self._lock:
+            self._index = None
+
+    def _activity_index(self) -> _ActivityIndex:
+        with self._lock:
+            index = self._index
+            if index is None or index.source is not self._activities or index.size != len(index.source):
+                index = self._index = _index_activities(self._activities)
+            return index
 
     # -- tokens ----------------------------------------------------------------------------------------
     @property
@@ -753,19 +812,28 @@ class StravaStandIn:
             return _Reply(400, _bad_request("Application", "per_page", "invalid"), {})
         if page < 1:
             return _Reply(400, _bad_request("Application", "page", "invalid"), {})
-        dated = [(_epoch(a["start_date"]), a) for a in self.activities]
-        chosen = [(t, a) for t, a in dated if (after is None or t > after) and (before is None or t < before)]
-        chosen.sort(key=lambda ta: (ta[0], ta[1]["id"]), reverse=after is None)
+        # the window (after, before), both strict, as a run of positions in the listing order
+        index = self._activity_index()
+        if after is not None:  # oldest first
+            order = index.oldest_first
+            first = bisect.bisect_right(index.oldest_first_epochs, after)
+            end = index.size if before is None else bisect.bisect_left(index.oldest_first_epochs, before)
+        else:  # newest first
+            order = index.newest_first
+            first = 0 if before is None else bisect.bisect_right(index.newest_first_negated_epochs, -before)
+            end = index.size
+        in_window = max(0, end - first)
         if self._short_pages:
             start = 0
             for p in range(1, page):
                 start += _short_page_size(p, per_page)
-                if start >= len(chosen):
+                if start >= in_window:
                     break
             stop = start + _short_page_size(page, per_page)
         else:
             start, stop = (page - 1) * per_page, page * per_page
-        return _Reply(200, [a for _, a in chosen[start:stop]], {})
+        start, stop = first + min(start, in_window), first + min(stop, in_window)
+        return _Reply(200, [index.source[i] for i in order[start:stop]], {})
 
     # -- control API -------------------------------------------------------------------------------------
     def _control(self, method: str, path: str, body: bytes) -> _Reply:

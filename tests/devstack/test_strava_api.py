@@ -313,6 +313,37 @@ def test_short_pages_lose_nothing_when_paging_until_empty(strava: StravaStandIn)
     assert len(stopped_early) < 150
 
 
+def test_activities_starting_at_the_same_second_are_ordered_by_id(strava: StravaStandIn):
+    token = access_token(strava)
+    tied = strava.activities[10:14]
+    ids = [a["id"] for a in tied]
+    for activity, new_id in zip(tied, [ids[2], ids[0], ids[3], ids[1]], strict=True):  # not in list order
+        activity["start_date"] = tied[0]["start_date"]
+        activity["id"] = new_id
+    strava.activities_changed()
+    newest_first = [a["id"] for a in list_page(strava, token, per_page=200).json() if a["id"] in ids]
+    oldest_first = [a["id"] for a in list_page(strava, token, after=0, per_page=200).json() if a["id"] in ids]
+    assert newest_first == sorted(ids, reverse=True)
+    assert oldest_first == sorted(ids)
+
+
+def test_the_listing_follows_activities_replaced_added_and_edited(strava: StravaStandIn):
+    token = access_token(strava)
+    assert len(list_page(strava, token, per_page=200).json()) == 150
+    strava.activities = seed_activities(20, seed=4, end=END, days=60)
+    assert [a["id"] for a in list_page(strava, token, per_page=200).json()] == [
+        a["id"] for a in reversed(strava.activities)
+    ]
+    newest = {**strava.activities[0], "id": 1, "start_date": END.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    strava.activities.append(newest)
+    assert list_page(strava, token, per_page=1).json() == [newest]
+    oldest = strava.activities[-1]
+    oldest["start_date"] = "2020-01-01T00:00:00Z"
+    oldest["name"] = "Edited"
+    strava.activities_changed()
+    assert list_page(strava, token, after=0, per_page=1).json() == [oldest]
+
+
 # -- rate limits -----------------------------------------------------------------------------------------
 
 
