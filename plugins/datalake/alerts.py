@@ -34,9 +34,10 @@ base64 strings).
   through the ``aws_conn_id`` connection. Subscribe e-mail, SMS, chat or a queue to the topic.
 - ``smtp``: the SMTP provider's ``SmtpNotifier`` (installed with Airflow here) mails
   ``alerts.smtp_to`` through the ``smtp_default`` connection.
-- ``slack``: ``SlackWebhookNotifier`` posts to ``alerts.slack_channel`` through the
-  ``alerts.slack_conn_id`` webhook connection. It needs ``apache-airflow-providers-slack``, which the
-  package does not install by default (``uv add apache-airflow-providers-slack``).
+- ``slack``: the Slack provider's ``SlackWebhookNotifier`` posts to a Slack *incoming webhook* through
+  the ``alerts.slack_conn_id`` connection (type ``slackwebhook``; its password is the webhook URL, or
+  the part after ``https://hooks.slack.com/services/`` with the host left empty). The message goes to
+  the channel the webhook was created for: an incoming webhook cannot choose another.
 
 **Lateness.** :func:`summary_deadline` is a ``DeadlineAlert`` for the ``daily_summaries`` DAG: a run not
 finished ``alerts.summary_deadline_minutes`` after it was queued sends one alert (the callback runs in
@@ -189,13 +190,8 @@ def build_notifier(config: DatalakeConfig, subject: str, text: str) -> Any:
             to=list(alerts.smtp_to), subject=subject, html_content=f"<pre>{escape(text)}</pre>"
         )
     if alerts.notifier == "slack":
-        try:
-            from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-        except ImportError:
-            raise ImportError(
-                "alerts.notifier is slack but apache-airflow-providers-slack is not installed "
-                "(uv add apache-airflow-providers-slack)"
-            ) from None
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
         return SlackWebhookNotifier(
             slack_webhook_conn_id=alerts.slack_conn_id, text=f"*{subject}*\n```{text}```"
         )

@@ -96,8 +96,7 @@ class AlertsConfig:
     notifier: str = "sns"
     sns_topic_arn: str | None = None
     smtp_to: tuple[str, ...] = ()
-    slack_conn_id: str = "slack_default"
-    slack_channel: str = "#data-alerts"
+    slack_conn_id: str = "slack_default"  # an incoming webhook: it posts to its own channel
     summary_deadline_minutes: int = 180  # a daily_summaries run not done this long after queueing alerts
 
 

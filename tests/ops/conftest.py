@@ -1,5 +1,6 @@
 """Fixtures of the operations tests: a configuration of their own, the alert topic read back through SQS,
-Airflow's metadata DB, and a way to run a project DAG with ``dag.test()`` as the scheduler would.
+a Slack incoming webhook stand-in, Airflow's metadata DB, and a way to run a project DAG with
+``dag.test()`` as the scheduler would.
 
 The configuration copies ``include/datalake.yaml`` with names unique to the session (buckets, the SNS
 topic), so these tests neither see nor disturb what other tests put on the shared local AWS.
@@ -10,10 +11,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -118,6 +122,77 @@ def alert_inbox(ops_config: Any, local_aws: str) -> Iterator[AlertInbox]:
     finally:
         sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
         sqs.delete_queue(QueueUrl=queue_url)
+
+
+@dataclass
+class SlackWebhook:
+    """A Slack incoming webhook on 127.0.0.1: it answers ``ok`` as Slack does and keeps every POST."""
+
+    url: str  # the whole webhook URL, secret token included, as Slack hands it out
+    token: str
+    posts: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The JSON bodies POSTed to the webhook's own path (anything else is a test failure)."""
+        paths = {path for path, _ in self.posts}
+        assert paths <= {"/services/" + self.token}, "a POST went elsewhere than the webhook path"
+        return [json.loads(body) for _, body in self.posts]
+
+
+def _webhook_handler(posts: list[tuple[str, bytes]]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            posts.append((self.path, body))
+            answer = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:  # the path holds the token: no access log
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def slack_webhook(ops_config: Any, tmp_path: Path) -> Iterator[SlackWebhook]:
+    """``alerts.notifier: slack``, its webhook connection (an ``AIRFLOW_CONN_*`` variable, the webhook
+    URL as password) pointing at a local webhook, for one test; the SNS configuration is back after."""
+    from datalake.config import CONFIG_ENV_VAR, get_config
+
+    token = f"T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
+    posts: list[tuple[str, bytes]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _webhook_handler(posts))
+    url = f"http://127.0.0.1:{server.server_port}/services/{token}"
+    webhook = SlackWebhook(url=url, token=token, posts=posts)
+    thread = threading.Thread(target=server.serve_forever, name="slack-webhook", daemon=True)
+    thread.start()
+
+    raw = yaml.safe_load(Path(ops_config.source).read_text())
+    raw["alerts"]["notifier"] = "slack"
+    raw["alerts"]["slack_conn_id"] = "ops_slack_alerts"
+    path = tmp_path / "datalake.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    conn_var = "AIRFLOW_CONN_OPS_SLACK_ALERTS"
+    saved = {k: os.environ.get(k) for k in (CONFIG_ENV_VAR, conn_var)}
+    os.environ[CONFIG_ENV_VAR] = str(path)
+    os.environ[conn_var] = json.dumps({"conn_type": "slackwebhook", "password": webhook.url})
+    get_config.cache_clear()
+    try:
+        yield webhook
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_config.cache_clear()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
