@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 # (as on some machines) Python would otherwise compile Airflow from source in every process.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: env browser lint fix test demo up down bench clean
+.PHONY: env browser lint fix test demo up down backfill bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -60,6 +60,11 @@ up: env
 
 down: env
 	$(PY) -m devstack.stack down
+
+## backfill: DAG=<dag_id> FROM=<date> TO=<date> [REPROCESS=completed] on the running embedded stack
+backfill: env
+	$(PY) -m devstack.backfill --dag-id "$(DAG)" --from-date "$(FROM)" --to-date "$(TO)" \
+		--reprocess-behavior "$(or $(REPROCESS),completed)"
 
 ## bench: every benchmark under bench/ (results in bench/results/)
 bench: env

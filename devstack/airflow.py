@@ -163,12 +163,27 @@ class AirflowServer:
             self._token = answer.json()["access_token"]
         return self._token
 
-    def api(self, method: str, path: str, *, attempts: int = 4, **kwargs: Any) -> Any:
+    def api(
+        self, method: str, path: str, *, attempts: int = 4, busy_timeout: float = 0, **kwargs: Any
+    ) -> Any:
         """Call ``/api/v2<path>`` with the admin's token; raise with the server's answer on an error.
 
         A busy api-server on SQLite can be slow to answer: timeouts and refused connections are retried
-        a few times (every call the stack makes is safe to repeat).
+        a few times (every call the stack makes is safe to repeat). With ``busy_timeout``, an answer
+        that SQLite was locked by another writer (a 5xx) is retried for up to that many seconds.
         """
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                return self._api(method, path, attempts=attempts, **kwargs)
+            except RuntimeError as exc:
+                text = str(exc).lower()
+                locked = "answered 5" in text and ("locked" in text or "database error" in text)
+                if not (locked and time.monotonic() < deadline):
+                    raise
+            time.sleep(3)
+
+    def _api(self, method: str, path: str, *, attempts: int, **kwargs: Any) -> Any:
         for attempt in range(1, attempts + 1):
             try:
                 answer = requests.request(

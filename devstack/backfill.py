@@ -1,0 +1,185 @@
+"""Backfills on the embedded stack, through Airflow's REST API: the request ``airflow backfill create`` makes.
+
+    python -m devstack.backfill --dag-id strava_activities --from-date 2025-11-27 --to-date 2026-11-26
+    make backfill DAG=strava_activities FROM=2025-11-27 TO=2026-11-26
+
+Why not the ``airflow`` CLI here: the embedded Airflow keeps its metadata in SQLite, which takes one
+writer at a time. ``airflow backfill create`` is a second process writing the database next to the
+scheduler; it fails with "database is locked", and a failed creation can take the scheduler down with
+it (measured: the scheduler died on a row the failed creation had removed). The API server is one of the
+stack's own processes, and refuses a backfill whose runs take too long to insert while the scheduler
+writes ("not supported on SQLite under concurrent access"), so a long range is created in pieces of at
+most ``--chunk-days`` days, one piece after the other (Airflow runs one backfill per DAG at a time).
+On PostgreSQL (production, ``docker-compose.yaml``) ``airflow backfill create`` over the whole range is
+the command; the runs are the same either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from devstack.airflow import AirflowServer
+
+CHUNK_DAYS = 31
+REPROCESS = ("none", "completed", "failed")
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def chunks(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    """``[start, end]`` (both inclusive, as the backfill API takes them) cut into pieces of ``days`` days."""
+    if end < start:
+        raise ValueError(f"the backfill range ends ({iso(end)}) before it starts ({iso(start)})")
+    if days < 1:
+        raise ValueError(f"chunk_days must be at least 1, got {days}")
+    pieces, first = [], start
+    while first <= end:
+        last = min(first + timedelta(days=days) - timedelta(seconds=1), end)
+        pieces.append((first, last))
+        first = last + timedelta(seconds=1)
+    return pieces
+
+
+def create(
+    airflow: AirflowServer,
+    dag_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    reprocess: str = "completed",
+    max_active_runs: int = 1,
+    busy_timeout: float = 300,
+) -> dict[str, Any]:
+    """``POST /backfills``; an answer of a busy SQLite database is retried until ``busy_timeout``."""
+    if reprocess not in REPROCESS:
+        raise ValueError(f"reprocess must be one of {REPROCESS}, got {reprocess!r}")
+    body = {
+        "dag_id": dag_id,
+        "from_date": iso(start),
+        "to_date": iso(end),
+        "reprocess_behavior": reprocess,
+        "max_active_runs": max_active_runs,
+    }
+    return airflow.api("POST", "/backfills", json=body, busy_timeout=busy_timeout)
+
+
+def wait(
+    airflow: AirflowServer,
+    backfill_id: int,
+    *,
+    timeout: float,
+    every: float = 5,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Wait until the backfill is completed and return it; report its runs' states as they change."""
+    deadline, last = time.monotonic() + timeout, ""
+    while True:
+        backfill = airflow.api("GET", f"/backfills/{backfill_id}", busy_timeout=60)
+        if backfill["completed_at"]:
+            return backfill
+        if progress is not None:
+            states = Counter(r["state"] for r in runs_of(airflow, backfill))
+            line = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+            if line != last:
+                progress(f"  backfill {backfill_id}: {line}")
+                last = line
+        if time.monotonic() > deadline:
+            what = f"backfill {backfill_id} of {backfill['dag_id']}"
+            raise TimeoutError(f"{what} not done after {timeout:.0f}s")
+        time.sleep(every)
+
+
+def runs_of(airflow: AirflowServer, backfill: dict[str, Any]) -> list[dict[str, Any]]:
+    """The DAG's runs whose logical dates fall in the backfill's range, oldest first."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = airflow.api(
+            "GET",
+            f"/dags/{backfill['dag_id']}/dagRuns",
+            params={
+                "logical_date_gte": backfill["from_date"],
+                "logical_date_lte": backfill["to_date"],
+                "order_by": "logical_date",
+                "limit": 100,
+                "offset": len(found),
+            },
+            busy_timeout=60,
+        )
+        found.extend(page["dag_runs"])
+        if not page["dag_runs"] or len(found) >= page["total_entries"]:
+            return found
+
+
+def run(
+    airflow: AirflowServer,
+    dag_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    reprocess: str = "completed",
+    max_active_runs: int = 1,
+    chunk_days: int = CHUNK_DAYS,
+    timeout: float = 3600,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Backfill ``dag_id`` over ``[start, end]`` piece by piece; return every run of the range."""
+    airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}, busy_timeout=60)
+    runs: list[dict[str, Any]] = []
+    for first, last in chunks(start, end, chunk_days):
+        backfill = create(airflow, dag_id, first, last, reprocess=reprocess, max_active_runs=max_active_runs)
+        if progress is not None:
+            progress(f"{dag_id}: backfill {backfill['id']} over [{iso(first)}, {iso(last)}]")
+        done = wait(airflow, backfill["id"], timeout=timeout, progress=progress)
+        runs.extend(runs_of(airflow, done))
+    return runs
+
+
+def _date(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from devstack.stack import Stack
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dag-id", required=True)
+    parser.add_argument("--from-date", required=True, type=_date, help="inclusive, as the CLI's")
+    parser.add_argument("--to-date", required=True, type=_date, help="inclusive")
+    parser.add_argument("--reprocess-behavior", choices=REPROCESS, default="completed")
+    parser.add_argument("--max-active-runs", type=int, default=1)
+    parser.add_argument("--chunk-days", type=int, default=CHUNK_DAYS)
+    args = parser.parse_args(argv)
+    stack = Stack()
+    if not stack.running():
+        print("the embedded stack is not running: start it with `make up`", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    runs = run(
+        stack.airflow,
+        args.dag_id,
+        args.from_date,
+        args.to_date,
+        reprocess=args.reprocess_behavior,
+        max_active_runs=args.max_active_runs,
+        chunk_days=args.chunk_days,
+        progress=lambda line: print(line, flush=True),
+    )
+    states = Counter(r["state"] for r in runs)
+    print(
+        f"{args.dag_id}: {len(runs)} runs in [{iso(args.from_date)}, {iso(args.to_date)}] "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}) in {time.monotonic() - started:.0f}s"
+    )
+    return 0 if runs and set(states) == {"success"} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
