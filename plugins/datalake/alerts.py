@@ -120,11 +120,12 @@ class Alert:
     error: str
     log_url: str
     map_index: int = -1
+    event: str = "failed"  # or "is late", for a missed deadline
 
     @property
     def subject(self) -> str:
         what = f"{self.dag_id}.{self.task_id}" if self.task_id else self.dag_id
-        subject = f"[datalake] {what} failed"
+        subject = f"[datalake] {what} {self.event}"
         subject = subject.encode("ascii", "replace").decode()
         return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 3] + "..."
 
@@ -374,6 +375,7 @@ async def deadline_missed_alert(context: dict[str, Any] | None = None, **_: Any)
         try_number=None,
         error=f"the run is late: not finished by its deadline {deadline} (state {run.get('state')})",
         log_url=log_url(dag_id, run_id),
+        event="is late",
     )
     await asyncio.to_thread(send, alert)
 

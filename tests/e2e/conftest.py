@@ -1,30 +1,51 @@
 """One embedded stack (local AWS, Strava stand-in, airflow standalone) shared by the end-to-end tests.
 
 It lives in a temporary folder, on ports chosen at run time, and is stopped (every process group) when
-the session ends, whether the tests passed or not.
+the session ends, whether the tests passed or not. It runs the project's configuration with one change:
+a ``daily_summaries`` run is late after ``LATE_AFTER_MINUTES`` (180 in ``include/datalake.yaml``), so a
+test can see a real ``DeadlineAlert`` fire.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from datalake.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
 from devstack.processes import group_alive
 from devstack.stack import Stack
+from tests.e2e.runs import LATE_AFTER_MINUTES
+
+
+def e2e_config(directory: Path) -> Path:
+    """The project's configuration file, the summaries' deadline shortened to ``LATE_AFTER_MINUTES``."""
+    text, n = re.subn(
+        r"(?m)^(\s*summary_deadline_minutes:)\s*\d+",
+        rf"\g<1> {LATE_AFTER_MINUTES}",
+        Path(DEFAULT_CONFIG_PATH).read_text(),
+    )
+    assert n == 1, f"no summary_deadline_minutes in {DEFAULT_CONFIG_PATH}"
+    path = directory / "datalake.yaml"
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory: Path = tmp_path_factory.mktemp("stack")
+    config_path = e2e_config(directory)
     env_keep = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AIRFLOW__")}
-    env_keep.update({k: os.environ.pop(k) for k in ("AIRFLOW_HOME",) if k in os.environ})
-    running = Stack(directory)
+    env_keep.update({k: os.environ.pop(k) for k in ("AIRFLOW_HOME", CONFIG_ENV_VAR) if k in os.environ})
+    os.environ[CONFIG_ENV_VAR] = str(config_path)
+    running = Stack(directory, config=load_config(config_path))
     try:
         running.up()
     finally:
+        del os.environ[CONFIG_ENV_VAR]
         os.environ.update(env_keep)  # the stack's children got their own Airflow configuration
     try:
         yield running

@@ -232,6 +232,7 @@ def test_a_late_summary_run_alerts_once_from_its_deadline_callback(alert_inbox):
     messages = alert_inbox.messages()
     assert len(messages) == 1, messages
     fields = parse(messages[0])
+    assert messages[0]["Subject"] == "[datalake] daily_summaries is late"
     assert (fields["dag"], fields["run"]) == ("daily_summaries", "asset_triggered__2026-11-26")
     assert "late" in fields["error"]
     assert "2026-11-26T07:00:00+00:00" in fields["error"]
