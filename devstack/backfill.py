@@ -10,6 +10,9 @@ it (measured: the scheduler died on a row the failed creation had removed). The 
 stack's own processes, and refuses a backfill whose runs take too long to insert while the scheduler
 writes ("not supported on SQLite under concurrent access"), so a long range is created in pieces of at
 most ``--chunk-days`` days, one piece after the other (Airflow runs one backfill per DAG at a time).
+A refused creation removes the runs it had written; a scheduler that had already picked one of them
+up dies on it (measured, Airflow 3.3.2 on SQLite), so the DAG is paused while a piece is created: the
+scheduler leaves a paused DAG's runs alone.
 On PostgreSQL (production, ``docker-compose.yaml``) ``airflow backfill create`` over the whole range is
 the command; the runs are the same either way.
 """
@@ -131,10 +134,15 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Backfill ``dag_id`` over ``[start, end]`` piece by piece; return every run of the range."""
-    airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}, busy_timeout=60)
     runs: list[dict[str, Any]] = []
     for first, last in chunks(start, end, chunk_days):
-        backfill = create(airflow, dag_id, first, last, reprocess=reprocess, max_active_runs=max_active_runs)
+        airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True}, busy_timeout=60)
+        try:
+            backfill = create(
+                airflow, dag_id, first, last, reprocess=reprocess, max_active_runs=max_active_runs
+            )
+        finally:
+            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}, busy_timeout=60)
         if progress is not None:
             progress(f"{dag_id}: backfill {backfill['id']} over [{iso(first)}, {iso(last)}]")
         done = wait(airflow, backfill["id"], timeout=timeout, progress=progress)
