@@ -201,14 +201,19 @@ def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
 
-def write_inventory_drops(endpoint_url: str, config: DatalakeConfig, *, today: date) -> list[str]:
-    """One drop per day for the last few days, for every inventory configuration (Parquet or CSV)."""
+def write_inventory_drops(
+    endpoint_url: str, config: DatalakeConfig, *, today: date, days: int = INVENTORY_DAYS
+) -> list[str]:
+    """One drop per day for ``today`` and the ``days`` before, for every inventory configuration.
+
+    A drop's content depends on its day alone, so writing a day again writes the same objects.
+    """
     from devstack.inventory_drops import write_drop
 
     s3 = _client("s3", endpoint_url)
     written = []
     for inv in config.inventories:
-        for back in range(INVENTORY_DAYS, -1, -1):
+        for back in range(days, -1, -1):
             drop = write_drop(
                 s3,
                 destination_bucket=inv.destination_bucket,
