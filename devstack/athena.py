@@ -16,7 +16,8 @@ asynchronously on a small worker pool, so callers poll exactly as they do agains
   them over HTTP, Parquet with ranged GETs. ``DataScannedInBytes`` is the bytes the query needs: for
   Parquet, the footer and the projected column chunks; for other formats, whole files.
 - Trino semantics the project relies on: integer ``/`` truncates, ``from_unixtime`` takes seconds and
-  gives a UTC timestamp, the session time zone is UTC, unnamed columns are ``_col0, _col1, ...``.
+  gives a UTC timestamp, ``url_decode`` decodes ``+`` to a space (Java's URLDecoder, as S3 Inventory's
+  CSV keys need), the session time zone is UTC, unnamed columns are ``_col0, _col1, ...``.
 - Results go to ``<OutputLocation>/<QueryExecutionId>.csv`` (+ ``.csv.metadata``, JSON column info here)
   for SELECT and ``.txt`` for DDL; failures end in FAILED with a Trino-style ``StateChangeReason``.
 
@@ -1349,6 +1350,14 @@ def _trino_semantics(tree: exp.Expression) -> exp.Expression:
             # from_unixtime(seconds): a UTC timestamp; make_timestamp(micros) is exact and fast
             micros = exp.Mul(this=exp.Paren(this=node.this.copy()), expression=exp.Literal.number(1_000_000))
             node.replace(exp.Anonymous(this="make_timestamp", expressions=[exp.cast(micros, "bigint")]))
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "url_decode" and len(node.expressions) == 1:
+            # Trino decodes as Java's URLDecoder ('+' is a space, '%2B' a plus); DuckDB keeps '+'
+            plus_as_space = exp.Anonymous(
+                this="replace",
+                expressions=[node.expressions[0].copy(), exp.Literal.string("+"), exp.Literal.string(" ")],
+            )
+            node.replace(exp.Anonymous(this="url_decode", expressions=[plus_as_space]))
     return tree
 
 

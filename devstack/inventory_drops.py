@@ -16,7 +16,8 @@ and consecutive days differ in a predictable way.
 
 Formats as the real reports write them: Parquet (``last_modified_date`` and
 ``object_lock_retain_until_date`` are int64 ``TIMESTAMP_MILLIS``, i.e. epoch milliseconds), ORC, and CSV
-(gzip, no header row, every value quoted, keys URL-encoded, dates as ISO-8601 with milliseconds).
+(gzip, no header row, every value quoted, keys URL-encoded as HTML forms encode them: UTF-8 escapes,
+a space as ``+`` and a ``+`` as ``%2B``; dates as ISO-8601 with milliseconds).
 
 Write drops into the running stack::
 
@@ -39,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote_plus
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -380,7 +381,7 @@ def _csv_value(name: str, value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if name == "key":
-        return quote(value, safe="/")  # CSV reports URL-encode key names
+        return quote_plus(value, safe="/")  # CSV reports URL-encode key names, a space as "+"
     return str(value)
 
 

@@ -176,6 +176,15 @@ def test_integer_division_truncates_as_in_trino(athena: Athena, inventory: str) 
     assert rows == [["1620147401", "33", "3", "-3"]]
 
 
+def test_url_decode_decodes_as_trino_with_plus_as_a_space(athena: Athena) -> None:
+    # Trino's url_decode is Java's URLDecoder: '+' is a space, '%2B' a plus, UTF-8 escapes
+    rows = athena.rows(
+        "SELECT url_decode('photos%2F2024%2Fa+b%2Bc%25.jpg'), url_decode('caf%C3%A9+menu%2F'), "
+        "url_decode('%2541'), url_decode(NULL)"
+    )
+    assert rows == [["photos/2024/a b+c%.jpg", "café menu/", "%41", None]]
+
+
 def test_non_current_versions_are_listed(athena: Athena, inventory: str) -> None:
     rows = athena.rows(
         f"""WITH versions AS (

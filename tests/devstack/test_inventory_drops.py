@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import unquote_plus
 
 import boto3
 import pyarrow.orc as orc
@@ -187,8 +188,9 @@ def test_a_csv_drop_is_gzip_without_header_with_every_value_quoted(s3, bucket):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][0] == SOURCE  # data from the first line on: no header
     assert all(len(row) == len(DEFAULT_FIELDS) for row in rows)
-    assert not any(" " in row[1] for row in rows)  # keys are URL-encoded
-    assert any("%20" in row[1] for row in rows)
+    assert not any(" " in row[1] for row in rows)  # keys are URL-encoded, a space as '+'
+    assert any("+" in row[1] for row in rows)
+    assert {unquote_plus(row[1]) for row in rows} == set(drop.table.column("key").to_pylist())
     assert [c for c, _ in schema_columns("CSV", manifest["fileSchema"])] == list(DEFAULT_FIELDS)
 
 

@@ -61,12 +61,12 @@ class _Sample(jinja2.Undefined):
         return self
 
 
-def render(path: Path) -> str:
+def render(path: Path, **values: object) -> str:
     env = jinja2.Environment(  # noqa: S701 - SQL, not HTML
         loader=jinja2.FileSystemLoader(str(SQL_DIR)), undefined=_Sample
     )
     env.filters["ds"] = lambda value: value.strftime("%Y-%m-%d")
-    return env.get_template(path.relative_to(SQL_DIR).as_posix()).render(**SAMPLE)
+    return env.get_template(path.relative_to(SQL_DIR).as_posix()).render(**(SAMPLE | values))
 
 
 def test_there_are_sql_files_in_every_domain():
@@ -74,9 +74,10 @@ def test_there_are_sql_files_in_every_domain():
     assert {"summaries", "inventory", "strava"} <= domains
 
 
+@pytest.mark.parametrize("report_format", ["Parquet", "CSV", "ORC"])
 @pytest.mark.parametrize("path", SQL_FILES, ids=[p.relative_to(SQL_DIR).as_posix() for p in SQL_FILES])
-def test_sql_file_parses_in_athena_dialect(path: Path):
-    sql = render(path)
+def test_sql_file_parses_in_athena_dialect(path: Path, report_format: str):
+    sql = render(path, format=report_format)  # the inventory summaries differ per report format
     statements = [s for s in sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE) if s]
     assert len(statements) == 1, f"{path}: expected one statement, got {len(statements)}"
     statement = statements[0]

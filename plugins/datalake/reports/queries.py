@@ -1,9 +1,10 @@
 """Which summary queries run, with which values, and how their results are read back.
 
 The SQL lives in ``include/sql/summaries/*.sql`` (Athena's Trino dialect). Each file is a Jinja
-template over a few plain values (the partition ``dt`` and ``previous_dt`` of an inventory drop, the
-report ``day`` and the windows derived from it for Strava); :func:`inventory_values` and
-:func:`strava_values` compute them, and every value is checked before it reaches a SQL literal.
+template over a few plain values (the partition ``dt`` and ``previous_dt`` of an inventory drop and its
+report ``format``, the report ``day`` and the windows derived from it for Strava);
+:func:`inventory_values` and :func:`strava_values` compute them, and every value is checked before it
+reaches a SQL literal (``format`` only chooses between two spellings of the key, in the template).
 """
 
 from __future__ import annotations
@@ -81,12 +82,14 @@ def _identifier(value: str, what: str) -> str:
 
 
 def inventory_values(inventory: InventoryConfig, dt: str, previous_dt: str | None) -> dict[str, str]:
-    """Template values of the inventory summaries: the drop's partition and the one before it."""
+    """Template values of the inventory summaries: the drop's partition, the one before it, and the
+    report format (CSV reports URL-encode the object keys; the SQL decodes them for CSV only)."""
     return {
         "database": _identifier(inventory.database, f"inventory {inventory.name!r}: database"),
         "table": _identifier(inventory.table, f"inventory {inventory.name!r}: table"),
         "dt": check_dt(dt),
         "previous_dt": check_dt(previous_dt, "previous partition dt") if previous_dt else "",
+        "format": inventory.format,
     }
 
 
