@@ -151,6 +151,7 @@ def run(
 
 
 def _date(text: str) -> datetime:
+    """A date or date-time as the CLI takes it (``2026-11-01``); UTC unless it says otherwise."""
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -166,21 +167,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-active-runs", type=int, default=1)
     parser.add_argument("--chunk-days", type=int, default=CHUNK_DAYS)
     args = parser.parse_args(argv)
+    if not args.dag_id:
+        parser.error("--dag-id is empty (make backfill DAG=<dag_id> FROM=<date> TO=<date>)")
     stack = Stack()
     if not stack.running():
         print("the embedded stack is not running: start it with `make up`", file=sys.stderr)
         return 2
     started = time.monotonic()
-    runs = run(
-        stack.airflow,
-        args.dag_id,
-        args.from_date,
-        args.to_date,
-        reprocess=args.reprocess_behavior,
-        max_active_runs=args.max_active_runs,
-        chunk_days=args.chunk_days,
-        progress=lambda line: print(line, flush=True),
-    )
+    try:
+        runs = run(
+            stack.airflow,
+            args.dag_id,
+            args.from_date,
+            args.to_date,
+            reprocess=args.reprocess_behavior,
+            max_active_runs=args.max_active_runs,
+            chunk_days=args.chunk_days,
+            progress=lambda line: print(line, flush=True),
+        )
+    except (RuntimeError, ValueError, TimeoutError) as exc:
+        print(f"backfill of {args.dag_id} stopped: {exc}", file=sys.stderr)
+        return 1
     states = Counter(r["state"] for r in runs)
     print(
         f"{args.dag_id}: {len(runs)} runs in [{iso(args.from_date)}, {iso(args.to_date)}] "
