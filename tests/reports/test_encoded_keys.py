@@ -150,7 +150,7 @@ def test_the_report_of_a_csv_inventory_shows_the_decoded_keys(csv_drop, athena):
             }
         },
     }
-    page = render_report(document)
+    page = render_report(document).replace("<wbr>", "")  # the wrap points the page puts in keys
     assert "café menu/€uro ünïcode.pdf" in page
     assert "photos/2024/a b.jpg" in page
     assert "<td>my docs/</td>" in page

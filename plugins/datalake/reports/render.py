@@ -32,9 +32,11 @@ main{max-width:980px;margin:0 auto;padding:24px}
 h1{font-size:1.6rem;margin:0 0 4px}h2{font-size:1.25rem;margin:32px 0 8px;border-bottom:2px solid #e2e8f0}
 h3{font-size:1rem;margin:20px 0 6px}.meta{color:#64748b;font-size:.9rem}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 20px 20px;margin:20px 0}
-table{border-collapse:collapse;width:100%;font-size:.9rem;margin:6px 0}
+.table{overflow-x:auto;margin:6px 0}
+table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{padding:4px 8px;border-bottom:1px solid #e2e8f0;text-align:left}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}
+.key{overflow-wrap:anywhere}
 .kpis{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
 .kpi{background:#f1f5f9;border-radius:6px;padding:8px 14px;min-width:120px}
 .kpi b{display:block;font-size:1.2rem}.kpi span{color:#64748b;font-size:.8rem}
@@ -196,7 +198,11 @@ def svg_line(points: list[tuple[str, float]], *, label: str, fmt: Any = human_by
 
 
 def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    """A table whose cells are already HTML (escape with :func:`e` before)."""
+    """A table whose cells are already HTML (escape with :func:`e` before).
+
+    A table wider than its card (many columns on a narrow screen) scrolls sideways inside the card
+    instead of spilling out of it; object keys (``class="key"``) wrap, so on a laptop it need not.
+    """
     numeric = numeric or set()
     head = "".join(f"<th{' class=n' if i in numeric else ''}>{e(h)}</th>" for i, h in enumerate(headers))
     body = "".join(
@@ -205,7 +211,7 @@ def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = 
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def kpis(items: list[tuple[str, str]]) -> str:
@@ -222,7 +228,8 @@ def no_data(reason: str | None = None) -> str:
 
 
 def _when_and_key(when: Any, key: Any) -> str:
-    return f'{e(utc_timestamp(when))}<br><span class="note">{e(key)}</span>'
+    key_html = e(key).replace("/", "/<wbr>")  # a long key wraps after a '/' first
+    return f'{e(utc_timestamp(when))}<br><span class="note key">{key_html}</span>'
 
 
 def _inventory_section(source: dict[str, Any], history: list[dict[str, Any]]) -> str:
