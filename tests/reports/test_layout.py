@@ -1,4 +1,5 @@
-"""The report page as a browser lays it out (Debian's chromium, headless): tables stay inside their cards."""
+"""The report page as a browser lays it out (Debian's chromium, headless): tables and chart labels stay
+inside their cards."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ MEASURE = """() => ({
         return {table: t.getBoundingClientRect().right, box: t.parentElement.getBoundingClientRect().right,
                 inner: inner};
     }),
+    labels: [...document.querySelectorAll('svg text')].map(t => ({
+        text: t.textContent, right: t.getBoundingClientRect().right,
+        chart: t.closest('svg').getBoundingClientRect().right,
+    })),
 })"""
 
 
@@ -55,7 +60,9 @@ def _report() -> str:
                         "inventory_storage_classes": classes,
                         "inventory_versions": [{"noncurrent_versions": 1, "noncurrent_bytes": 1}],
                         "inventory_encryption": [],
-                        "inventory_prefixes": [],
+                        "inventory_prefixes": [
+                            {"prefix": "photos/", "objects": 123_456_789, "bytes": 987_654_321_000_000}
+                        ],
                     },
                 }
             },
@@ -90,6 +97,13 @@ def test_on_a_laptop_screen_the_storage_class_table_fits_its_card(browser):
     for table in layout["tables"]:
         assert table["table"] <= table["inner"] + 0.5, table  # no sideways scrolling needed
     assert layout["page"] <= 1280
+
+
+def test_the_text_after_each_bar_stays_inside_the_chart(browser):
+    labels = _layout(browser, 1280)["labels"]
+    assert any("objects" in label["text"] for label in labels)
+    for label in labels:
+        assert label["right"] <= label["chart"] + 0.5, label
 
 
 def test_on_a_narrow_screen_a_wide_table_scrolls_inside_its_card(browser):

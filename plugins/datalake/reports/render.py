@@ -113,12 +113,13 @@ def svg_bars(items: list[tuple[str, float, str]], *, label: str) -> str:
     if not items:
         return ""
     width, left, bar, gap = 640, 170, 20, 8
+    right = max(110, 12 + 7 * max(len(text) for _, _, text in items))  # room for the longest text
     top = max((v for _, v, _ in items), default=0) or 1
     height = len(items) * (bar + gap) + gap
     parts = [_svg_open(label, width, height)]
     for i, (name, value, text) in enumerate(items):
         y = gap + i * (bar + gap)
-        w = max(1.0, (width - left - 110) * max(value, 0) / top)
+        w = max(1.0, (width - left - right) * max(value, 0) / top)
         parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{e(name)}</text>')
         parts.append(_rect(left, y, w, bar, i, ' rx="3"'))
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 14}">{e(text)}</text>')
