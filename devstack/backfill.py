@@ -71,7 +71,29 @@ def create(
         "reprocess_behavior": reprocess,
         "max_active_runs": max_active_runs,
     }
-    return airflow.api("POST", "/backfills", json=body, busy_timeout=busy_timeout)
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return airflow.api("POST", "/backfills", json=body, busy_timeout=busy_timeout)
+        except RuntimeError as exc:
+            running = _running_backfill(airflow, dag_id) if "answered 409" in str(exc) else None
+            if running is None or time.monotonic() > deadline:
+                raise
+            if (_date(running["from_date"]), _date(running["to_date"])) != (start, end):
+                raise RuntimeError(
+                    f"backfill {running['id']} of {dag_id} over [{running['from_date']}, "
+                    f"{running['to_date']}] is still running: wait for it or cancel it"
+                ) from None
+            # Our own earlier request, refused on a busy database: Airflow's clean-up of it failed too
+            # and left the backfill behind with some or none of its runs, all queued (the DAG is
+            # paused). Cancel it (its queued runs end failed, which the next backfill reprocesses) and
+            # ask again for the whole range.
+            airflow.api("PUT", f"/backfills/{running['id']}/cancel", busy_timeout=60)
+
+
+def _running_backfill(airflow: AirflowServer, dag_id: str) -> dict[str, Any] | None:
+    answer = airflow.api("GET", "/backfills", params={"dag_id": dag_id, "limit": 100}, busy_timeout=60)
+    return next((b for b in answer["backfills"] if not b["completed_at"]), None)
 
 
 def wait(
@@ -152,7 +174,7 @@ def run(
 
 def _date(text: str) -> datetime:
     """A date or date-time as the CLI takes it (``2026-11-01``); UTC unless it says otherwise."""
-    value = datetime.fromisoformat(text)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
