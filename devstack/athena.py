@@ -1765,9 +1765,12 @@ class LocalAthena:
             log.info("query %s failed: %s", execution.id, error)
             return
         except Exception as error:
-            log.exception("query %s failed unexpectedly", execution.id)
             with self._lock:
+                if execution.cancel.is_set():  # whatever the interrupted engine raised on its way out
+                    self._finish(execution, CANCELLED, "Query was cancelled by user")
+                    return
                 self._finish(execution, FAILED, f"GENERIC_INTERNAL_ERROR: {error}")
+            log.exception("query %s failed unexpectedly", execution.id)
             return
         finally:
             execution.connection = None
