@@ -5,9 +5,10 @@
 Each measurement parses one file with Airflow's DagBag in a fresh interpreter that has already imported
 Airflow and, as the dag-processor does before it forks a parsing process, the ``airflow.*`` modules the
 file itself imports (``parsing_pre_import_modules``). What the file then imports or computes is counted.
-Bytecode is cached as a dag-processor would cache it (one warm-up parse per file first). Prints the
-median of several runs per file and the ratio to the trivial file (target: 1.5x or less), and writes
-bench/results/dag_parse.json.
+Bytecode is cached as a dag-processor would cache it (one warm-up parse per file first). The runs go
+round-robin over the files, so a machine whose load drifts (a backfill next door) weighs on every file
+alike. Prints the median of several runs per file with their spread and the ratio to the trivial file
+(target: 1.5x or less), and writes bench/results/dag_parse.json.
 """
 
 from __future__ import annotations
@@ -88,19 +89,28 @@ def main(argv: list[str] | None = None) -> int:
         trivial = Path(home) / "trivial_dag.py"
         trivial.write_text(TRIVIAL_DAG)
         files = [trivial, *sorted((ROOT / "dags").glob("*.py"))]
-        medians = {}
         for path in files:
             parse_seconds(path, env)  # warm-up: bytecode written, file cache warm
-            times = [parse_seconds(path, env) for _ in range(args.runs)]
-            medians[path.name] = statistics.median(times)
+        times: dict[str, list[float]] = {path.name: [] for path in files}
+        for _ in range(args.runs):
+            for path in files:
+                times[path.name].append(parse_seconds(path, env))
+    medians = {name: statistics.median(runs) for name, runs in times.items()}
     base = medians["trivial_dag.py"]
-    report = {"runs": args.runs, "median_seconds": medians, "ratio_to_trivial": {}}
-    print(f"{'file':32s} {'median s':>9s} {'ratio':>6s}")
+    report = {
+        "runs": args.runs,
+        "median_seconds": medians,
+        "min_seconds": {name: min(runs) for name, runs in times.items()},
+        "max_seconds": {name: max(runs) for name, runs in times.items()},
+        "ratio_to_trivial": {},
+    }
+    print(f"{'file':32s} {'median s':>9s} {'min s':>7s} {'max s':>7s} {'ratio':>6s}")
     for name, median in medians.items():
         ratio = median / base
         report["ratio_to_trivial"][name] = round(ratio, 2)
         flag = "" if ratio <= 1.5 or name == "trivial_dag.py" else "  (over the 1.5x target)"
-        print(f"{name:32s} {median:9.3f} {ratio:6.2f}{flag}")
+        low, high = min(times[name]), max(times[name])
+        print(f"{name:32s} {median:9.3f} {low:7.3f} {high:7.3f} {ratio:6.2f}{flag}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "dag_parse.json").write_text(json.dumps(report, indent=2))
     return 0
