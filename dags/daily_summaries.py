@@ -42,8 +42,10 @@ from __future__ import annotations
 import functools
 import operator
 
-# Named here so that the dag-processor imports it once, before it forks a parser for this file
-# ([dag_processor] parsing_pre_import_modules): boto3 then stays out of every parse.
+# Named here so that the dag-processor imports them once, before it forks a parser for this file
+# ([dag_processor] parsing_pre_import_modules): boto3, and the s3:// URI handler Airflow loads for the
+# first Asset, then stay out of every parse.
+import airflow.providers.amazon.aws.assets.s3
 import airflow.providers.amazon.aws.operators.athena  # noqa: F401
 import jinja2
 import pendulum

@@ -48,9 +48,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-# Named here so that the dag-processor imports it once, before it forks a parser for this file
-# ([dag_processor] parsing_pre_import_modules): boto3 then stays out of every parse.
-import airflow.providers.amazon.aws.operators.athena  # noqa: F401
+# Named here so that the dag-processor imports them once, before it forks a parser for this file
+# ([dag_processor] parsing_pre_import_modules): boto3, the s3:// URI handler Airflow loads for the
+# first Asset and the @task.sensor decorator then stay out of every parse.
+import airflow.providers.amazon.aws.assets.s3
+import airflow.providers.amazon.aws.operators.athena
+import airflow.providers.standard.decorators.sensor  # noqa: F401
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, chain, task
 
 from datalake.assets import inventory_asset

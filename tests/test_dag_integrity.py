@@ -3,7 +3,10 @@ retries, failure alerts, Airflow 3 spellings)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -18,6 +21,24 @@ AIRFLOW2_SPELLINGS = re.compile(
     r"_interval|\bData"
     r"set\b|\bdays"
     r"_ago\b"
+)
+# What only a running task needs. The dag-processor parses every DAG file over and over: a module
+# imported at parse time is paid for at every parse (bench.dag_parse measures it).
+TASK_ONLY_MODULES = (
+    "pyarrow",
+    "datalake.inventory.manifest",
+    "datalake.inventory.partitions",
+    "datalake.inventory.repair",
+    "datalake.inventory.validate",
+    "datalake.reports.plan",
+    "datalake.reports.render",
+    "datalake.reports.store",
+    "datalake.strava.client",
+    "datalake.strava.extract",
+    "datalake.strava.hook",
+    "datalake.strava.schema",
+    "datalake.strava.store",
+    "datalake.strava.tokens",
 )
 
 
@@ -42,6 +63,28 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_dag_files_import_without_warnings(dagbag):
     messages = [f"{w.filename}:{w.lineno}: {w.message}" for w in dagbag.caught_warnings]
     assert messages == []
+
+
+def test_parsing_the_dag_files_imports_no_module_only_tasks_need():
+    # A fresh interpreter: this one has imported the task modules for other tests.
+    script = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag(dag_folder=sys.argv[1])\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "print(*sorted(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(done.stdout.split())
+    assert [m for m in TASK_ONLY_MODULES if m in loaded] == []
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

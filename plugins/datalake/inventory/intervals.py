@@ -5,15 +5,20 @@ interval ``[D-1 00:00, D 00:00)`` UTC takes the drop dated D, the date of the in
 weekly interval (ending Sunday 00:00 UTC) takes the newest drop dated in the seven days that end on
 that Sunday. The drop arrives after the interval ends (often around 01:00, sometimes many hours later);
 the wait gives up ``wait_timeout_hours`` after the interval's end.
+
+The DAG file uses :func:`cron` at parse time; the manifest module is imported only by the functions
+that list drops, when a task runs.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datalake.config import InventoryConfig
-from datalake.inventory.manifest import DropRef, complete_drops
+
+if TYPE_CHECKING:
+    from datalake.inventory.manifest import DropRef
 
 SCHEDULES = {"daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 
@@ -38,6 +43,8 @@ def find_drop(s3: Any, inv: InventoryConfig, interval_end: datetime | date) -> D
 
     One LIST call per accepted day: the cost does not grow with the history.
     """
+    from datalake.inventory.manifest import complete_drops
+
     for day in drop_days(inv, interval_end):
         drops = complete_drops(s3, inv, day)
         if drops:

@@ -7,12 +7,15 @@ try started instead of paying for a second one, and the bytes scanned are logged
 
 ``PublishReportOperator`` reads every result back (GetQueryResults), renders the page and stores it;
 its ``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
+
+The DAG file imports this module at parse time: the renderer and the report store are imported by the
+code that runs in the task.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -21,8 +24,9 @@ from airflow.sdk.exceptions import AirflowSkipException
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
 from datalake.reports.queries import SummaryQuery, fetch_results
-from datalake.reports.render import render_report, storage_totals
-from datalake.reports.store import ReportStore
+
+if TYPE_CHECKING:
+    from datalake.reports.store import ReportStore
 
 POLL_SECONDS = 5  # between two looks at a running query (the trigger's waiter delay when deferred)
 REPORTS_URL_PREFIX = "/reports"
@@ -126,6 +130,8 @@ def build_report(
 
     ``outputs`` maps source -> summary name -> the query task's return value (None when skipped).
     """
+    from datalake.reports.render import storage_totals
+
     day = plan["day"]
     sources: dict[str, Any] = {}
     for source, entry in plan["sources"].items():
@@ -164,6 +170,9 @@ class PublishReportOperator(BaseOperator):
         self.report_day: str | None = None
 
     def execute(self, context: Any) -> str:
+        from datalake.reports.render import render_report
+        from datalake.reports.store import ReportStore
+
         config = get_config()
         ti = context["ti"]
         plan = ti.xcom_pull(task_ids=self.plan_task_id)
