@@ -369,11 +369,11 @@ class _Ddl:
                 database_input["Parameters"] = tokens.spec()
             else:
                 tokens.fail("expecting: COMMENT, LOCATION, WITH DBPROPERTIES")
-        if self.catalog.has_database(name):
-            if exists_ok:
-                return "", []
-            raise QueryFailed("HIVE_METASTORE_ERROR", f"Database {name} already exists")
-        self.glue.create_database(DatabaseInput=database_input)
+        try:  # Glue decides, not a look beforehand: two runs may create the same database at once
+            self.glue.create_database(DatabaseInput=database_input)
+        except self.glue.exceptions.AlreadyExistsException:
+            if not exists_ok:
+                raise QueryFailed("HIVE_METASTORE_ERROR", f"Database {name} already exists") from None
         return "", []
 
     def create_table(self, sql: str, tree: exp.Create) -> tuple[str, list[str]]:

@@ -582,3 +582,15 @@ def test_the_providers_athena_operator_runs_and_fails_with_athenas_reason(
     )
     with pytest.raises(AirflowException, match=r"TABLE_NOT_FOUND.*missing_table"):
         broken.execute({})
+
+
+def test_runs_creating_the_same_database_at_once_all_succeed_with_if_not_exists(athena: Athena) -> None:
+    """Two backfill runs of one DAG start ``CREATE DATABASE IF NOT EXISTS`` within the same instant."""
+    names = [f"race_{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    started = [athena.start(f"CREATE DATABASE IF NOT EXISTS {name}") for name in names for _ in range(6)]
+    states = [athena.wait(query_id)["Status"] for query_id in started]
+
+    assert [s for s in states if s["State"] != "SUCCEEDED"] == []
+    glue = boto3.client("glue")
+    assert [glue.get_database(Name=name)["Database"]["Name"] for name in names] == names
+    assert athena.wait(athena.start(f"CREATE DATABASE {names[0]}"))["Status"]["State"] == "FAILED"
