@@ -6,7 +6,10 @@ query. The token here is derived from the DAG, run, task, map index and the rend
 - a task retried after it started its query (worker lost, timeout, a dropped answer) picks up that
   query, running or finished, instead of starting a second one;
 - when the previous try's query failed or was cancelled, the same token would only hand that failure
-  back: the retry then salts the token with its try number and really runs the query again.
+  back: the retry then takes the next token of the query's chain (the same ids, salted 1, 2, ...) and
+  really runs the query again. A later try walks the chain from its start to the first query that did
+  not fail, so a run cleared and run again (a second backfill) finds the very queries, and result
+  objects, of its first pass instead of starting new ones.
 
 It also logs what a person wants to see of each query: where its results are and the bytes it scanned
 (what Athena bills).
@@ -39,9 +42,7 @@ class IdempotentAthenaOperator(AthenaOperator):
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
         ids = (ti.dag_id, ti.run_id, ti.task_id, map_index)
-        self.client_request_token = request_token(*ids, self.query)
-        if (ti.try_number or 1) > 1 and self._previous_query_failed():
-            self.client_request_token = request_token(*ids, self.query, attempt=ti.try_number)
+        self.client_request_token = self._chain_token(ids, ti.try_number or 1)
         query_execution_id = super().execute(context)
         if query_execution_id is not None:  # deferred runs log in execute_complete
             self._log_statistics(query_execution_id)
@@ -60,20 +61,33 @@ class IdempotentAthenaOperator(AthenaOperator):
             execution_context["Catalog"] = self.catalog
         return execution_context
 
-    def _previous_query_failed(self) -> bool:
-        """Whether the query the previous try started under this token ended in failure."""
+    def _chain_token(self, ids: tuple[str, str, str, int], try_number: int) -> str:
+        """The token of this try's query: the first of the chain whose query has not failed.
+
+        A first try takes the chain's first token. Each failed query moves a later try one token on;
+        ``try_number`` bounds the walk (every failed query took one try).
+        """
+        token = request_token(*ids, self.query)
+        for attempt in range(1, try_number):
+            if not self._query_failed(token):
+                return token
+            token = request_token(*ids, self.query, attempt=attempt)
+        return token
+
+    def _query_failed(self, token: str) -> bool:
+        """Whether the query an earlier try started under ``token`` ended in failure."""
         previous = self.hook.run_query(
             self.query,
             self._execution_context(),
             {**(self.result_configuration or {}), "OutputLocation": self.output_location},
-            self.client_request_token,
+            token,
             self.workgroup,
         )
         failed = self.hook.check_query_status(previous) in AthenaHook.FAILURE_STATES
         if failed:
-            self.log.info("The query of the previous try (%s) failed; starting it again", previous)
+            self.log.info("An earlier try's query (%s) failed; running the query again", previous)
         else:
-            self.log.info("Picking up the query of the previous try (%s)", previous)
+            self.log.info("Picking up the query an earlier try started (%s)", previous)
         return failed
 
     def _log_statistics(self, query_execution_id: str) -> None:

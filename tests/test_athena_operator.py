@@ -1,0 +1,126 @@
+"""The package's Athena operator never pays for a query twice, and a run done again finds its own queries.
+
+The real operator (the provider's ``AthenaOperator`` underneath) against the local Athena, which runs the
+SQL. A task instance is what Airflow hands ``execute``: its ids and try number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from datalake.athena import IdempotentAthenaOperator, request_token
+
+
+@dataclass
+class TaskInstance:
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    map_index: int = -1
+
+
+@pytest.fixture
+def aws(local_aws: str) -> Iterator[dict[str, str]]:
+    key = "AIRFLOW_CONN_AWS_DEFAULT"
+    saved = os.environ.get(key)
+    os.environ[key] = json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
+    )
+    suffix = uuid.uuid4().hex[:8]
+    names = {"results": f"op-results-{suffix}", "database": f"op_{suffix}"}
+    boto3.client("s3").create_bucket(Bucket=names["results"])
+    try:
+        yield names
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
+
+
+def operator(names: dict[str, str], query: str) -> IdempotentAthenaOperator:
+    return IdempotentAthenaOperator(
+        task_id="count_rows",
+        query=query,
+        database=names["database"],
+        output_location=f"s3://{names['results']}/count_rows/",
+        sleep_time=0.1,
+        deferrable=False,
+    )
+
+
+def finish(sql: str, results: str) -> None:
+    athena = boto3.client("athena")
+    query_id = athena.start_query_execution(
+        QueryString=sql, ResultConfiguration={"OutputLocation": f"s3://{results}/setup/"}
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        if state["State"] not in ("QUEUED", "RUNNING"):
+            assert state["State"] == "SUCCEEDED", state
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{sql!r} did not finish")
+
+
+def executions() -> set[str]:
+    athena = boto3.client("athena")
+    found: set[str] = set()
+    for page in athena.get_paginator("list_query_executions").paginate(WorkGroup="primary"):
+        found.update(page["QueryExecutionIds"])
+    return found
+
+
+def test_a_retry_after_a_failed_query_runs_it_again_and_a_rerun_finds_that_query(aws):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    database = aws["database"]
+    query = f"SELECT count(*) FROM {database}.events"  # noqa: S608 (the test's own names)
+    ti = TaskInstance(
+        dag_id="op_dag", run_id=f"backfill__{uuid.uuid4().hex[:6]}", task_id="count_rows", try_number=1
+    )
+    athena = boto3.client("athena")
+
+    # try 1: the table does not exist yet, the query fails
+    with pytest.raises(AirflowException):
+        operator(aws, query).execute({"ti": ti})
+    finish(f"CREATE DATABASE IF NOT EXISTS {database}", aws["results"])
+    finish(
+        f"CREATE EXTERNAL TABLE {database}.events (id int) STORED AS PARQUET "
+        f"LOCATION 's3://{aws['results']}/events/'",
+        aws["results"],
+    )
+
+    # try 2: the first token only hands back the failure, so the query runs again under the next one
+    ti.try_number = 2
+    second = operator(aws, query).execute({"ti": ti})
+    assert athena.get_query_execution(QueryExecutionId=second)["QueryExecution"]["Status"]["State"] == (
+        "SUCCEEDED"
+    )
+    ids = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    assert (
+        second
+        == athena.start_query_execution(
+            QueryString=query,
+            QueryExecutionContext={"Database": database},
+            ResultConfiguration={"OutputLocation": f"s3://{aws['results']}/count_rows/"},
+            ClientRequestToken=request_token(*ids, query, attempt=1),
+        )["QueryExecutionId"]
+    )
+
+    # the run cleared and done again (a second backfill): try 3 picks up that query, starts nothing
+    before = executions()
+    ti.try_number = 3
+    third = operator(aws, query).execute({"ti": ti})
+    assert third == second
+    assert executions() == before
