@@ -47,6 +47,7 @@ the triggerer). The inventory DAGs need none: their sensor's deadline fails the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -63,24 +64,28 @@ ERROR_LIMIT = 1500
 RECORD_PREFIX = "datalake_alerted"
 NOTIFIERS = ("sns", "smtp", "slack")
 
-_SECRET_PATTERNS = [
+# (pattern, replacement), compiled on first use: every DAG file imports this module at parse time
+_SECRET_PATTERNS = (
     # Authorization headers and bearer tokens
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 ***"),
     # key=value / "key": "value" pairs whose key names a credential
     (
-        re.compile(
-            r"(?i)([\"']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|credential|authorization)"
-            r"[\w-]*(?<!Error)(?<!Exception)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
-        ),
+        r"(?i)([\"']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|credential|authorization)"
+        r"[\w-]*(?<!Error)(?<!Exception)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)",
         r"\1***",
     ),
     # credentials inside URLs: scheme://user:password@host
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),
+    (r"(://[^/\s:@]+:)[^@\s/]+@", r"\1***@"),
     # long opaque strings: Strava tokens are 40 hex characters; JWTs and keys are long base64
-    (re.compile(r"\b[0-9a-fA-F]{32,}\b"), "***"),
-    (re.compile(r"\b[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{8,}\b"), "***"),
-    (re.compile(r"(?<![\w/.-])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}"), "***"),
-]
+    (r"\b[0-9a-fA-F]{32,}\b", "***"),
+    (r"\b[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{8,}\b", "***"),
+    (r"(?<![\w/.-])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}", "***"),
+)
+
+
+@functools.cache
+def _secret_patterns() -> list[tuple[re.Pattern[str], str]]:
+    return [(re.compile(pattern), replacement) for pattern, replacement in _SECRET_PATTERNS]
 
 
 def redact(text: str) -> str:
@@ -91,7 +96,7 @@ def redact(text: str) -> str:
         text = str(airflow_redact(text))
     except Exception:  # the masker is a nicety here; the patterns below still apply
         log.debug("Airflow's secrets masker is not available", exc_info=True)
-    for pattern, replacement in _SECRET_PATTERNS:
+    for pattern, replacement in _secret_patterns():
         text = pattern.sub(replacement, text)
     return text
 
