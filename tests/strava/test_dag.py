@@ -104,6 +104,15 @@ def test_no_token_value_reaches_any_log_of_a_real_run(
         for secret in secrets:
             assert secret not in text
 
+    # the extraction recorded the rate-limit usage it saw, for the next run's first request
+    answer = airflow_api.call("GET", "/variables/datalake_strava_rate_limits")
+    assert answer.status_code == 200, answer.text
+    recorded = json.loads(answer.json()["value"])
+    usage = strava.state()["usage"]
+    seen = (usage["read_15min"], usage["read_daily"])
+    assert (recorded["usage_15"], recorded["usage_day"]) == seen > (0, 0)
+    assert (recorded["limit_15"], recorded["limit_day"]) == tuple(strava.read_limit)
+
     # the interval landed, once
     keys = list(list_objects(s3, config.lake.bucket, CURATED_PREFIX))
     assert len(keys) == 1

@@ -84,3 +84,38 @@ def test_the_daily_limit_stops_the_run_with_a_clear_message(standin, clock) -> N
         _list(client)
     assert isinstance(caught.value, AirflowFailException)
     assert "midnight UTC" in str(caught.value)
+
+
+def test_a_task_starting_where_the_last_one_used_up_the_window_waits_instead_of_meeting_a_429(
+    standin, clock
+) -> None:
+    """Each extraction is a new process: it starts from the usage the previous one recorded."""
+    from datalake.strava.client import RateLimits
+
+    standin.set_usage(read_15min=99)
+    first = _client(standin, clock, budget=3600)
+    first.get("/athlete")  # the 100th request of the window: allowed, and the window is now full
+    state = first.limits.snapshot()
+    assert (state["usage_15"], state["limit_15"]) == (100, 100)
+
+    second = _client(standin, clock, budget=3600)
+    second.limits = RateLimits.restore(state, clock())
+    assert _list(second) == len(standin.activities)
+
+    assert clock.slept == [pytest.approx(15 * 60 - 60 + 1)]
+    assert not [r for r in standin.requests if r.status == 429]
+
+
+def test_usage_from_an_earlier_window_or_day_does_not_hold_back_a_new_one(clock) -> None:
+    from datalake.strava.client import RateLimits
+
+    now = clock() + 3600  # 01:01 UTC
+    seen = {"usage_15": 100, "limit_15": 100, "usage_day": 1000, "limit_day": 1000}
+    same_window = RateLimits.restore({**seen, "seen_at": now - 30}, now)
+    assert (same_window.usage_15, same_window.usage_day) == (100, 1000)
+    earlier_window = RateLimits.restore({**seen, "seen_at": now - 15 * 60}, now)
+    assert (earlier_window.usage_15, earlier_window.usage_day) == (0, 1000)
+    earlier_day = RateLimits.restore({**seen, "seen_at": now - 86400}, now)
+    assert (earlier_day.usage_15, earlier_day.usage_day) == (0, 0)
+    assert RateLimits.restore(None, now) == RateLimits()
+    assert RateLimits.restore({"usage_15": "many"}, now) == RateLimits()

@@ -35,6 +35,7 @@ API_PATH = "/api/v3"
 PER_PAGE = 200
 HTTP_TIMEOUT = (10, 60)
 QUARTER_HOUR_S = 900
+DAY_S = 86400
 
 
 class _Transient(Exception):
@@ -49,6 +50,40 @@ class RateLimits:
     limit_15: int | None = None
     usage_day: int = 0
     limit_day: int | None = None
+    seen_at: float | None = None  # when Strava reported them (epoch seconds)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the next task needs to know (numbers only, nothing secret)."""
+        return {
+            "usage_15": self.usage_15,
+            "limit_15": self.limit_15,
+            "usage_day": self.usage_day,
+            "limit_day": self.limit_day,
+            "seen_at": self.seen_at,
+        }
+
+    @classmethod
+    def restore(cls, state: Any, now: float) -> RateLimits:
+        """The limits an earlier task saw, as far as they still hold at ``now``.
+
+        Strava counts per quarter hour and per UTC day: the 15-minute usage carries over within the
+        same quarter hour, the daily usage within the same day; anything else (or a malformed state)
+        starts from nothing, as a first request would.
+        """
+        try:
+            seen_at = float(state["seen_at"])
+            limits = cls(
+                limit_15=None if state["limit_15"] is None else int(state["limit_15"]),
+                limit_day=None if state["limit_day"] is None else int(state["limit_day"]),
+                seen_at=seen_at,
+            )
+            if seen_at // QUARTER_HOUR_S == now // QUARTER_HOUR_S:
+                limits.usage_15 = int(state["usage_15"])
+            if seen_at // DAY_S == now // DAY_S:
+                limits.usage_day = int(state["usage_day"])
+        except (KeyError, TypeError, ValueError):
+            return cls()
+        return limits
 
     @staticmethod
     def _pair(value: str | None) -> tuple[int, int] | None:
@@ -60,7 +95,7 @@ class RateLimits:
             return None
         return a, b
 
-    def update(self, headers: Any) -> None:
+    def update(self, headers: Any, now: float | None = None) -> None:
         seen = False
         spare_15: float = math.inf
         spare_day: float = math.inf
@@ -75,6 +110,8 @@ class RateLimits:
                 self.usage_day, self.limit_day = usage[1], limit[1]
                 spare_day = limit[1] - usage[1]
             seen = True
+        if seen:
+            self.seen_at = now
 
     def daily_exhausted(self) -> bool:
         return self.limit_day is not None and self.usage_day >= self.limit_day
@@ -163,7 +200,7 @@ class StravaClient:
             log.warning("Strava GET %s: %s, will retry", path, type(exc).__name__)
             raise _Transient(type(exc).__name__) from None
         self.calls += 1
-        self.limits.update(response.headers)
+        self.limits.update(response.headers, self.clock())
         if response.status_code >= 500:
             log.warning("Strava GET %s answered HTTP %s, will retry", path, response.status_code)
             raise _Transient(f"HTTP {response.status_code}")

@@ -25,6 +25,29 @@ log = logging.getLogger(__name__)
 EXTRACT_TIMEOUT = timedelta(hours=2)
 WAIT_BUDGET = EXTRACT_TIMEOUT - timedelta(minutes=15)
 
+# The rate-limit usage the last extraction saw (numbers only), so the next one, a new process that
+# would otherwise send its first request blind, waits instead of meeting a 429 at a window's end.
+RATE_LIMITS_VARIABLE = "datalake_strava_rate_limits"
+
+
+def _last_rate_limits() -> Any:
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(RATE_LIMITS_VARIABLE, default=None, deserialize_json=True)
+    except Exception:  # outside a task, or an unreadable value: start as a first request would
+        log.debug("No rate-limit usage to start from", exc_info=True)
+        return None
+
+
+def _remember_rate_limits(state: dict[str, Any]) -> None:
+    from airflow.sdk import Variable
+
+    try:
+        Variable.set(RATE_LIMITS_VARIABLE, state, serialize_json=True)
+    except Exception:  # a nicety: the next extraction then learns the usage from its first answer
+        log.warning("Could not record the rate-limit usage in the Variable %s", RATE_LIMITS_VARIABLE)
+
 
 def refresh_token(config: DatalakeConfig | None = None) -> dict[str, Any]:
     """Refresh the Strava access token if it expires within the margin; persist before any use."""
@@ -52,6 +75,7 @@ def extract_activities(
 ) -> dict[str, Any]:
     """Extract the interval's activities into the raw and curated layers (see ``extract.py``)."""
     # Imported here: pyarrow and the HTTP client are the task's business, not the DAG parser's.
+    from datalake.strava.client import RateLimits
     from datalake.strava.extract import extract_interval
     from datalake.strava.hook import StravaHook
 
@@ -62,12 +86,17 @@ def extract_activities(
 
         s3_client = S3Hook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
     client = hook.client(deadline=time.time() + WAIT_BUDGET.total_seconds())
-    result = extract_interval(
-        client,
-        s3_client,
-        config.lake.bucket,
-        data_interval_start,
-        data_interval_end,
-        run_token=run_token(run_id, data_interval_start.strftime("%Y-%m-%d")),
-    )
+    client.limits = RateLimits.restore(_last_rate_limits(), time.time())
+    try:
+        result = extract_interval(
+            client,
+            s3_client,
+            config.lake.bucket,
+            data_interval_start,
+            data_interval_end,
+            run_token=run_token(run_id, data_interval_start.strftime("%Y-%m-%d")),
+        )
+    finally:
+        if client.limits.seen_at is not None:
+            _remember_rate_limits(client.limits.snapshot())
     return result.as_dict()
