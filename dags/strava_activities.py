@@ -31,7 +31,8 @@ idempotent per interval, so once the cause is fixed, *clear* the failed task and
 - `refresh_token`, "cannot update": the connection lives where the pipeline cannot write a rotated
   token (an `AIRFLOW_CONN_*` variable): move it to the metadata DB or AWS Secrets Manager.
 - `extract_activities`, rate limits: the 15-minute limit retries at the next quarter hour; the daily
-  limit stops the run: clear it after midnight UTC.
+  limit stops the run: clear it after midnight UTC. The usage Strava last reported is kept in the
+  Variable `datalake_strava_rate_limits` (numbers only), so the next run starts from it.
 - Athena tasks: the log has Athena's reason (workgroup, permissions, results bucket).
 """
 
