@@ -84,11 +84,15 @@ def create(
                     f"backfill {running['id']} of {dag_id} over [{running['from_date']}, "
                     f"{running['to_date']}] is still running: wait for it or cancel it"
                 ) from None
-            # Our own earlier request, refused on a busy database: Airflow's clean-up of it failed too
-            # and left the backfill behind with some or none of its runs, all queued (the DAG is
-            # paused). Cancel it (its queued runs end failed, which the next backfill reprocesses) and
-            # ask again for the whole range.
-            airflow.api("PUT", f"/backfills/{running['id']}/cancel", busy_timeout=60)
+            # Our own earlier request, refused on a busy database: Airflow's clean-up of it has not
+            # removed it (yet, or at all) and it holds some or none of its runs, all queued (the DAG
+            # is paused). Cancel it (its queued runs end failed, which the next backfill reprocesses)
+            # unless the clean-up got there first, and ask again for the whole range.
+            try:
+                airflow.api("PUT", f"/backfills/{running['id']}/cancel", busy_timeout=60)
+            except RuntimeError as gone:
+                if not any(f"answered {code}" in str(gone) for code in (404, 409)):
+                    raise
 
 
 def _running_backfill(airflow: AirflowServer, dag_id: str) -> dict[str, Any] | None:
