@@ -8,6 +8,7 @@ topic), so these tests neither see nor disturb what other tests put on the share
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -31,6 +32,25 @@ REGION = "us-east-1"
 PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
 
 
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, and the configuration re-read, until the block ends."""
+    from datalake.config import get_config
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_config.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_config.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The package's configuration with session-unique names, active through ``DATALAKE_CONFIG``."""
@@ -48,34 +68,27 @@ def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     path = tmp_path_factory.mktemp("ops-config") / "datalake.yaml"
     path.write_text(yaml.safe_dump(raw))
 
-    saved = {k: os.environ.get(k) for k in (CONFIG_ENV_VAR, "AIRFLOW_CONN_AWS_DEFAULT", PROCESS_CONTEXT)}
-    os.environ[CONFIG_ENV_VAR] = str(path)
+    aws_conn = {
+        "conn_type": "aws",
+        "login": os.environ["AWS_ACCESS_KEY_ID"],
+        "password": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "extra": {"endpoint_url": local_aws, "region_name": REGION},
+    }
     # dag.test() runs DAG-level callbacks in this process, where the Task SDK finds no supervisor and,
     # unless told it is a server process, no metadata DB either. In production they run in the
     # dag-processor, whose supervisor reads Variables from the same DB (tests/e2e cover that path).
-    os.environ[PROCESS_CONTEXT] = "server"
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": os.environ["AWS_ACCESS_KEY_ID"],
-            "password": os.environ["AWS_SECRET_ACCESS_KEY"],
-            "extra": {"endpoint_url": local_aws, "region_name": REGION},
+    with environment(
+        **{
+            CONFIG_ENV_VAR: str(path),
+            PROCESS_CONTEXT: "server",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
         }
-    )
-    get_config.cache_clear()
-    try:
+    ):
         config = get_config()
         s3 = boto3.client("s3", endpoint_url=local_aws, region_name=REGION)
         for bucket in {config.lake.bucket, config.athena.results_bucket}:
             s3.create_bucket(Bucket=bucket)
         yield config
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_config.cache_clear()
 
 
 @dataclass
@@ -161,7 +174,7 @@ def _webhook_handler(posts: list[tuple[str, bytes]]) -> type[BaseHTTPRequestHand
 def slack_webhook(ops_config: Any, tmp_path: Path) -> Iterator[SlackWebhook]:
     """``alerts.notifier: slack``, its webhook connection (an ``AIRFLOW_CONN_*`` variable, the webhook
     URL as password) pointing at a local webhook, for one test; the SNS configuration is back after."""
-    from datalake.config import CONFIG_ENV_VAR, get_config
+    from datalake.config import CONFIG_ENV_VAR
 
     token = f"T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
     posts: list[tuple[str, bytes]] = []
@@ -177,19 +190,11 @@ def slack_webhook(ops_config: Any, tmp_path: Path) -> Iterator[SlackWebhook]:
     path = tmp_path / "datalake.yaml"
     path.write_text(yaml.safe_dump(raw))
     conn_var = "AIRFLOW_CONN_OPS_SLACK_ALERTS"
-    saved = {k: os.environ.get(k) for k in (CONFIG_ENV_VAR, conn_var)}
-    os.environ[CONFIG_ENV_VAR] = str(path)
-    os.environ[conn_var] = json.dumps({"conn_type": "slackwebhook", "password": webhook.url})
-    get_config.cache_clear()
+    connection = json.dumps({"conn_type": "slackwebhook", "password": webhook.url})
     try:
-        yield webhook
+        with environment(**{CONFIG_ENV_VAR: str(path), conn_var: connection}):
+            yield webhook
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_config.cache_clear()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
