@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from devstack.stack import Stack, project_dag_ids, run_demo
@@ -43,3 +47,26 @@ def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = 
 def api(stack: Stack, method: str, path: str, *, timeout: float = 120, **kwargs: Any) -> Any:
     """``stack.airflow.api`` that waits out SQLite's "database is locked" answers (5xx) of a busy stack."""
     return stack.airflow.api(method, path, busy_timeout=timeout, **kwargs)
+
+
+@contextlib.contextmanager
+def alert_queue(stack: Stack, name: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A fresh SQS queue subscribed to the alert topic for the block; yields a function that returns the
+    SNS envelopes (``Subject``, ``Message``) that arrived since its last call (one long poll)."""
+    sns, sqs = stack.aws_client("sns"), stack.aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"{name}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = stack.config.alerts.sns_topic_arn
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    def receive() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+    try:
+        yield receive
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sqs.delete_queue(QueueUrl=queue_url)

@@ -8,7 +8,6 @@ stack, whose deadline has passed.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.stack import INVENTORY_DAYS
-from tests.e2e.runs import api, wait_for
+from tests.e2e.runs import alert_queue, api, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +26,7 @@ def test_a_failed_run_on_the_stack_sends_one_alert_and_leaves_no_record(stack):
     config = stack.config
     dag_id = config.inventories[0].dag_id
     airflow = stack.airflow
-    sns, sqs = stack.aws_client("sns"), stack.aws_client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"e2e-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    subscription = sns.subscribe(TopicArn=config.alerts.sns_topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    try:
+    with alert_queue(stack, "e2e-alerts") as receive:
         airflow.wait_for_dags([dag_id])
         api(stack, "PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         # the first interval of the DAG: after its start date (earlier runs have no tasks), long before the
@@ -63,11 +56,7 @@ def test_a_failed_run_on_the_stack_sends_one_alert_and_leaves_no_record(stack):
 
         messages = []
         for _ in range(5):  # a few long polls: anything the DAG level would have sent has arrived by now
-            answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
-            messages += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-    finally:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=queue_url)
+            messages += receive()
 
     ours = [m for m in messages if f"Run: {run_id}\n" in m["Message"]]
     assert len(ours) == 1, messages

@@ -10,55 +10,42 @@ pool or a stuck scheduler would.
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.e2e.runs import LATE_AFTER_MINUTES, api, wait_for
+from tests.e2e.runs import LATE_AFTER_MINUTES, alert_queue, api, wait_for
 
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "daily_summaries"
 
 
-def _messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
-    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-
-
 def test_a_summary_run_still_queued_past_its_deadline_alerts_once(stack):
-    config = stack.config
     airflow = stack.airflow
-    sns, sqs = stack.aws_client("sns"), stack.aws_client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"e2e-late-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    subscription = sns.subscribe(TopicArn=config.alerts.sns_topic_arn, Protocol="sqs", Endpoint=queue_arn)
     airflow.wait_for_dags([DAG_ID])
     was_paused = api(stack, "GET", f"/dags/{DAG_ID}")["is_paused"]
     run_id = f"e2e_late_{uuid.uuid4().hex[:8]}"
     messages: list[dict[str, Any]] = []
-    try:
-        api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
-        api(stack, "POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id, "logical_date": None})
+    with alert_queue(stack, "e2e-late") as receive:
+        try:
+            api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
+            api(stack, "POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id, "logical_date": None})
 
-        def arrived() -> bool:
-            messages.extend(_messages(sqs, queue_url))
-            return any(f"Run: {run_id}\n" in m["Message"] for m in messages)
+            def arrived() -> bool:
+                messages.extend(receive())
+                return any(f"Run: {run_id}\n" in m["Message"] for m in messages)
 
-        wait_for(arrived, timeout=LATE_AFTER_MINUTES * 60 + 240, every=1, what=f"a late alert for {run_id}")
-        for _ in range(5):  # a second alert for the same deadline would have arrived by now
-            messages.extend(_messages(sqs, queue_url))
-        state = api(stack, "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
-    finally:
-        with contextlib.suppress(RuntimeError):
-            api(stack, "DELETE", f"/dags/{DAG_ID}/dagRuns/{run_id}")
-        api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": was_paused})
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=queue_url)
+            timeout = LATE_AFTER_MINUTES * 60 + 240
+            wait_for(arrived, timeout=timeout, every=1, what=f"a late alert for {run_id}")
+            for _ in range(5):  # a second alert for the same deadline would have arrived by now
+                messages.extend(receive())
+            state = api(stack, "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
+        finally:
+            with contextlib.suppress(RuntimeError):
+                api(stack, "DELETE", f"/dags/{DAG_ID}/dagRuns/{run_id}")
+            api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": was_paused})
 
     assert state == "queued", "the late run should still be waiting: the deadline alerts, it does not fail"
     ours = [m for m in messages if f"Run: {run_id}\n" in m["Message"]]
