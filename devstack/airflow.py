@@ -23,6 +23,12 @@ from devstack.processes import free_port, spawn, stop_group
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_TIMEOUT = 30
 USERNAME = "admin"
+SQLITE_BUSY_TIMEOUT = 60  # seconds a writer waits for the metadata DB's lock
+
+
+def metadata_db_url(home: Path) -> str:
+    """The SQLite metadata DB in ``home``, with the lock wait every Airflow process of the stack uses."""
+    return f"sqlite:///{home}/airflow.db?timeout={SQLITE_BUSY_TIMEOUT}"
 
 
 def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -43,11 +49,17 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            # SQLite lets one writer in at a time; the others wait for the lock up to `timeout`
+            # seconds, then fail with "database is locked". Python's default of 5 s turns a slow
+            # moment of a loaded machine into a failed write in the scheduler or the api-server.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(home),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": base,
             "AIRFLOW__API__WORKERS": "1",
+            # a database error's answer names its cause (e.g. "database is locked"), not only an id
+            # to look up in the log; the statements carry placeholders, never values
+            "AIRFLOW__API__EXPOSE_STACKTRACE": "True",
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -68,6 +80,15 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     env.update(extra or {})
     return env
+
+
+def _reason(answer: requests.Response) -> str:
+    """The point of an error answer: a database error's reason and cause, else the start of the body."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        detail = answer.json()["detail"]
+        if isinstance(detail, dict) and "orig_error" in detail:
+            return f"{detail['reason']}: {detail['orig_error']}"[:500]
+    return answer.text[:500]
 
 
 class AirflowServer:
@@ -164,13 +185,14 @@ class AirflowServer:
         return self._token
 
     def api(
-        self, method: str, path: str, *, attempts: int = 4, busy_timeout: float = 0, **kwargs: Any
+        self, method: str, path: str, *, attempts: int = 4, busy_timeout: float = 120, **kwargs: Any
     ) -> Any:
         """Call ``/api/v2<path>`` with the admin's token; raise with the server's answer on an error.
 
         A busy api-server on SQLite can be slow to answer: timeouts and refused connections are retried
-        a few times (every call the stack makes is safe to repeat). With ``busy_timeout``, an answer
-        that SQLite was locked by another writer (a 5xx) is retried for up to that many seconds.
+        a few times (every call the stack makes is safe to repeat), and an answer that the database
+        was locked or failed (a 5xx; the request's transaction was rolled back) is retried for up to
+        ``busy_timeout`` seconds.
         """
         deadline = time.monotonic() + busy_timeout
         while True:
@@ -199,7 +221,7 @@ class AirflowServer:
                     raise
                 time.sleep(2 * attempt)
         if answer.status_code >= 400:
-            raise RuntimeError(f"{method} {path} answered {answer.status_code}: {answer.text[:500]}")
+            raise RuntimeError(f"{method} {path} answered {answer.status_code}: {_reason(answer)}")
         return answer.json() if answer.content else None
 
     def put_connection(self, conn_id: str, **fields: Any) -> None:

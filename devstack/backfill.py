@@ -89,14 +89,14 @@ def create(
             # is paused). Cancel it (its queued runs end failed, which the next backfill reprocesses)
             # unless the clean-up got there first, and ask again for the whole range.
             try:
-                airflow.api("PUT", f"/backfills/{running['id']}/cancel", busy_timeout=60)
+                airflow.api("PUT", f"/backfills/{running['id']}/cancel")
             except RuntimeError as gone:
                 if not any(f"answered {code}" in str(gone) for code in (404, 409)):
                     raise
 
 
 def _running_backfill(airflow: AirflowServer, dag_id: str) -> dict[str, Any] | None:
-    answer = airflow.api("GET", "/backfills", params={"dag_id": dag_id, "limit": 100}, busy_timeout=60)
+    answer = airflow.api("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})
     return next((b for b in answer["backfills"] if not b["completed_at"]), None)
 
 
@@ -111,7 +111,7 @@ def wait(
     """Wait until the backfill is completed and return it; report its runs' states as they change."""
     deadline, last = time.monotonic() + timeout, ""
     while True:
-        backfill = airflow.api("GET", f"/backfills/{backfill_id}", busy_timeout=60)
+        backfill = airflow.api("GET", f"/backfills/{backfill_id}")
         if backfill["completed_at"]:
             return backfill
         if progress is not None:
@@ -140,7 +140,6 @@ def runs_of(airflow: AirflowServer, backfill: dict[str, Any]) -> list[dict[str, 
                 "limit": 100,
                 "offset": len(found),
             },
-            busy_timeout=60,
         )
         found.extend(page["dag_runs"])
         if not page["dag_runs"] or len(found) >= page["total_entries"]:
@@ -162,13 +161,13 @@ def run(
     """Backfill ``dag_id`` over ``[start, end]`` piece by piece; return every run of the range."""
     runs: list[dict[str, Any]] = []
     for first, last in chunks(start, end, chunk_days):
-        airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True}, busy_timeout=60)
+        airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
         try:
             backfill = create(
                 airflow, dag_id, first, last, reprocess=reprocess, max_active_runs=max_active_runs
             )
         finally:
-            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}, busy_timeout=60)
+            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         if progress is not None:
             progress(f"{dag_id}: backfill {backfill['id']} over [{iso(first)}, {iso(last)}]")
         done = wait(airflow, backfill["id"], timeout=timeout, progress=progress)

@@ -44,11 +44,6 @@ def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = 
     raise TimeoutError(f"{what} not reached after {timeout:.0f}s")
 
 
-def api(stack: Stack, method: str, path: str, *, timeout: float = 120, **kwargs: Any) -> Any:
-    """``stack.airflow.api`` that waits out SQLite's "database is locked" answers (5xx) of a busy stack."""
-    return stack.airflow.api(method, path, busy_timeout=timeout, **kwargs)
-
-
 @contextlib.contextmanager
 def alert_queue(stack: Stack, name: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """A fresh SQS queue subscribed to the alert topic for the block; yields a function that returns the

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.stack import INVENTORY_DAYS
-from tests.e2e.runs import alert_queue, api, wait_for
+from tests.e2e.runs import alert_queue, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -28,13 +28,12 @@ def test_a_failed_run_on_the_stack_sends_one_alert_and_leaves_no_record(stack):
     airflow = stack.airflow
     with alert_queue(stack, "e2e-alerts") as receive:
         airflow.wait_for_dags([dag_id])
-        api(stack, "PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         # the first interval of the DAG: after its start date (earlier runs have no tasks), long before the
         # stack's drops (the last few days), its deadline long past
         day = datetime.fromisoformat(config.inventories[0].start_date).replace(tzinfo=UTC)
         assert day < datetime.now(UTC) - timedelta(days=INVENTORY_DAYS + 3)
-        run = api(
-            stack,
+        run = airflow.api(
             "POST",
             f"/dags/{dag_id}/dagRuns",
             json={"dag_run_id": f"e2e_alert_{uuid.uuid4().hex[:8]}", "logical_date": day.isoformat()},

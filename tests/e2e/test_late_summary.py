@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.runs import LATE_AFTER_MINUTES, alert_queue, api, wait_for
+from tests.e2e.runs import LATE_AFTER_MINUTES, alert_queue, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +25,13 @@ DAG_ID = "daily_summaries"
 def test_a_summary_run_still_queued_past_its_deadline_alerts_once(stack):
     airflow = stack.airflow
     airflow.wait_for_dags([DAG_ID])
-    was_paused = api(stack, "GET", f"/dags/{DAG_ID}")["is_paused"]
+    was_paused = airflow.api("GET", f"/dags/{DAG_ID}")["is_paused"]
     run_id = f"e2e_late_{uuid.uuid4().hex[:8]}"
     messages: list[dict[str, Any]] = []
     with alert_queue(stack, "e2e-late") as receive:
         try:
-            api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
-            api(stack, "POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id, "logical_date": None})
+            airflow.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
+            airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id, "logical_date": None})
 
             def arrived() -> bool:
                 messages.extend(receive())
@@ -41,11 +41,11 @@ def test_a_summary_run_still_queued_past_its_deadline_alerts_once(stack):
             wait_for(arrived, timeout=timeout, every=1, what=f"a late alert for {run_id}")
             for _ in range(5):  # a second alert for the same deadline would have arrived by now
                 messages.extend(receive())
-            state = api(stack, "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
+            state = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
         finally:
             with contextlib.suppress(RuntimeError):
-                api(stack, "DELETE", f"/dags/{DAG_ID}/dagRuns/{run_id}")
-            api(stack, "PATCH", f"/dags/{DAG_ID}", json={"is_paused": was_paused})
+                airflow.api("DELETE", f"/dags/{DAG_ID}/dagRuns/{run_id}")
+            airflow.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": was_paused})
 
     assert state == "queued", "the late run should still be waiting: the deadline alerts, it does not fail"
     ours = [m for m in messages if f"Run: {run_id}\n" in m["Message"]]
