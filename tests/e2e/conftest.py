@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pgids = running.state.pgids if running.state else []
         running.down()
         assert [p for p in pgids if group_alive(p)] == [], "processes of the stack outlived it"
+
+
+ERROR_MARKS = ("[error", "[critical", "Traceback", "Error:", "database is locked")
+
+
+def airflow_errors(log_path: Path, limit: int = 60) -> str:
+    """The last error lines of the stack's Airflow (all components), for a failed test's report."""
+    if not log_path.exists():
+        return f"{log_path} does not exist"
+    lines = [
+        line[:400]
+        for line in log_path.read_text(errors="replace").splitlines()
+        if any(mark in line for mark in ERROR_MARKS) and "password" not in line.lower()
+    ]
+    return "\n".join(lines[-limit:]) or "no error lines"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[Any]:
+    """A failed end-to-end test's report ends with what the stack's Airflow logged as errors: the
+    stack is gone after the session, and its log is what tells a scheduler crash from a slow run."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and isinstance(stack, Stack):
+        report.sections.append(("the stack's Airflow errors", airflow_errors(stack.airflow.log_path)))
+    return report
