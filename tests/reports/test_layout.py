@@ -12,6 +12,7 @@ from datalake.reports.render import render_report
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+LONG_PREFIX = "Customer-Uploads-Archive-2019-to-2023-eu-west-1/"
 CLASSES = ("GLACIER", "DEEP_ARCHIVE", "INTELLIGENT_TIERING", "STANDARD", "STANDARD_IA", "REDUCED_REDUNDANCY")
 
 # Where each table's box ends against the content box of its card, and how wide the page scrolls.
@@ -26,7 +27,8 @@ MEASURE = """() => ({
                 inner: inner};
     }),
     labels: [...document.querySelectorAll('svg text')].map(t => ({
-        text: t.textContent, right: t.getBoundingClientRect().right,
+        text: t.textContent, left: t.getBoundingClientRect().left, right: t.getBoundingClientRect().right,
+        chart_left: t.closest('svg').getBoundingClientRect().left,
         chart: t.closest('svg').getBoundingClientRect().right,
     })),
 })"""
@@ -61,7 +63,8 @@ def _report() -> str:
                         "inventory_versions": [{"noncurrent_versions": 1, "noncurrent_bytes": 1}],
                         "inventory_encryption": [],
                         "inventory_prefixes": [
-                            {"prefix": "photos/", "objects": 123_456_789, "bytes": 987_654_321_000_000}
+                            {"prefix": "photos/", "objects": 123_456_789, "bytes": 987_654_321_000_000},
+                            {"prefix": LONG_PREFIX, "objects": 42, "bytes": 1_000_000_000},
                         ],
                     },
                 }
@@ -111,3 +114,18 @@ def test_on_a_narrow_screen_a_wide_table_scrolls_inside_its_card(browser):
     for table in layout["tables"]:
         assert table["box"] <= table["inner"] + 0.5, table  # the scrolling box stays in the card
     assert layout["page"] <= 560  # the page itself does not scroll sideways
+
+
+def test_a_long_prefix_name_left_of_its_bar_stays_inside_the_chart(browser):
+    labels = _layout(browser, 1280)["labels"]
+    cut = [label for label in labels if label["text"].startswith(LONG_PREFIX[:10])]
+    assert len(cut) == 1, cut
+    assert cut[0]["text"].endswith("…"), cut  # the whole name is in the table under the chart
+    for label in labels:
+        assert label["left"] >= label["chart_left"] - 0.5, label
+
+
+def test_a_cut_bar_name_keeps_the_whole_name_as_its_tooltip():
+    html = _report()
+    assert f"<title>{LONG_PREFIX}</title>" in html
+    assert "<title>photos/</title>" not in html  # a name that fits is shown as it is

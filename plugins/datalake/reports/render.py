@@ -120,11 +120,20 @@ def svg_bars(items: list[tuple[str, float, str]], *, label: str) -> str:
     for i, (name, value, text) in enumerate(items):
         y = gap + i * (bar + gap)
         w = max(1.0, (width - left - right) * max(value, 0) / top)
-        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{e(name)}</text>')
+        parts.append(_bar_name(name, x=left - 8, y=y + 14, room=left - 12))
         parts.append(_rect(left, y, w, bar, i, ' rx="3"'))
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 14}">{e(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _bar_name(name: str, *, x: float, y: float, room: float) -> str:
+    """A bar's name, right-aligned at ``x``; a name wider than ``room`` px is cut with an ellipsis and
+    shown whole as the tooltip (the table under the chart has it whole too)."""
+    fits = int(room // 7)  # 12px system-ui text averages under 7px a character
+    shown = name if len(name) <= fits else name[: fits - 1] + "…"
+    tip = f"<title>{e(name)}</title>" if shown != name else ""
+    return f'<g>{tip}<text x="{x}" y="{y}" text-anchor="end">{e(shown)}</text></g>'
 
 
 def svg_stacked_columns(
