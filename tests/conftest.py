@@ -34,18 +34,10 @@ def local_aws() -> Iterator[str]:
     The AWS_* variables point boto3 at it while the session runs.
     """
     from devstack.aws import LocalAws, client_environment
+    from tests.environment import environment
 
-    with LocalAws() as aws:
-        saved = {k: os.environ.get(k) for k in client_environment(aws.endpoint_url)}
-        os.environ.update(client_environment(aws.endpoint_url))
-        try:
-            yield aws.endpoint_url
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with LocalAws() as aws, environment(**client_environment(aws.endpoint_url)):
+        yield aws.endpoint_url
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

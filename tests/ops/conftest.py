@@ -8,7 +8,6 @@ topic), so these tests neither see nor disturb what other tests put on the share
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -27,28 +26,11 @@ import boto3
 import pytest
 import yaml
 
+from tests.environment import environment
+
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
-
-
-@contextlib.contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """``os.environ`` with ``values`` set, and the configuration re-read, until the block ends."""
-    from datalake.config import get_config
-
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    get_config.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_config.cache_clear()
 
 
 @pytest.fixture(scope="module")

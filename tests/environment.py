@@ -1,0 +1,26 @@
+"""Environment variables set for a block and restored after it, whatever happened inside."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, and the package's configuration re-read, until the block ends."""
+    from datalake.config import get_config
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_config.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_config.cache_clear()
