@@ -5,8 +5,9 @@
 
 Why not the ``airflow`` CLI here: the embedded Airflow keeps its metadata in SQLite, which takes one
 writer at a time. ``airflow backfill create`` is a second process writing the database next to the
-scheduler; it fails with "database is locked", and a failed creation can take the scheduler down with
-it (measured: the scheduler died on a row the failed creation had removed). The API server is one of the
+scheduler; it failed with "database is locked" (measured with Python's 5-second lock wait, before the
+stack's 60 s), and a failed creation can take the scheduler down with it (measured: the scheduler died
+on a row the failed creation had removed). The API server is one of the
 stack's own processes, and refuses a backfill whose runs take too long to insert while the scheduler
 writes ("not supported on SQLite under concurrent access"), so a long range is created in pieces of at
 most ``--chunk-days`` days, one piece after the other (Airflow runs one backfill per DAG at a time).
