@@ -548,6 +548,20 @@ def write_drop(
     )
 
 
+def write_config_drop(s3_client: Any, inv: Any, day: date, **kwargs: Any) -> Drop:
+    """:func:`write_drop` where the inventory configuration ``inv`` expects its drops (bucket, prefix,
+    source bucket, configuration id); ``kwargs`` as :func:`write_drop` takes them."""
+    return write_drop(
+        s3_client,
+        destination_bucket=inv.destination_bucket,
+        destination_prefix=inv.destination_prefix,
+        source_bucket=inv.source_bucket,
+        config_id=inv.config_id,
+        day=day,
+        **kwargs,
+    )
+
+
 def _date(value: str) -> date:
     return date.fromisoformat(value)
 

@@ -208,21 +208,14 @@ def write_inventory_drops(
 
     A drop's content depends on its day alone, so writing a day again writes the same objects.
     """
-    from devstack.inventory_drops import write_drop
+    from devstack.inventory_drops import write_config_drop
 
     s3 = _client("s3", endpoint_url)
     written = []
     for inv in config.inventories:
         for back in range(days, -1, -1):
-            drop = write_drop(
-                s3,
-                destination_bucket=inv.destination_bucket,
-                destination_prefix=inv.destination_prefix,
-                source_bucket=inv.source_bucket,
-                config_id=inv.config_id,
-                day=today - timedelta(days=back),
-                fmt="CSV" if inv.format == "CSV" else "Parquet",
-            )
+            fmt = "CSV" if inv.format == "CSV" else "Parquet"
+            drop = write_config_drop(s3, inv, today - timedelta(days=back), fmt=fmt)
             written.append(f"{inv.name}:{drop.dt}")
     return written
 

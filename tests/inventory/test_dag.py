@@ -11,7 +11,7 @@ import pytest
 
 from datalake.inventory import ddl, partitions
 from datalake.inventory.repair import repair_inventory
-from devstack.inventory_drops import write_drop
+from devstack.inventory_drops import write_config_drop
 
 from .conftest import athena_rows, run_dag
 
@@ -20,17 +20,7 @@ FAST = timedelta(seconds=1)
 
 
 def _write(s3: Any, inv: Any, day: date = DAY, **kwargs: Any) -> Any:
-    return write_drop(
-        s3,
-        destination_bucket=inv.destination_bucket,
-        destination_prefix=inv.destination_prefix,
-        source_bucket=inv.source_bucket,
-        config_id=inv.config_id,
-        day=day,
-        fmt=kwargs.pop("fmt", inv.format),
-        n=kwargs.pop("n", 60),
-        **kwargs,
-    )
+    return write_config_drop(s3, inv, day, fmt=kwargs.pop("fmt", inv.format), n=kwargs.pop("n", 60), **kwargs)
 
 
 def _run(dag_module: Any, inv: Any, interval_end: date) -> tuple[str, dict[str, str]]:

@@ -19,22 +19,14 @@ from datalake.inventory.validate import (
     SymlinkMismatch,
     validate_drop,
 )
-from devstack.inventory_drops import DEFAULT_FIELDS, write_drop
+from devstack.inventory_drops import DEFAULT_FIELDS, write_config_drop
 
 DAY = date(2026, 11, 2)
 
 
 def _write(s3: Any, inv: Any, **kwargs: Any) -> Any:
-    return write_drop(
-        s3,
-        destination_bucket=inv.destination_bucket,
-        destination_prefix=inv.destination_prefix,
-        source_bucket=inv.source_bucket,
-        config_id=inv.config_id,
-        day=kwargs.pop("day", DAY),
-        fmt=kwargs.pop("fmt", inv.format),
-        n=kwargs.pop("n", 50),
-        **kwargs,
+    return write_config_drop(
+        s3, inv, kwargs.pop("day", DAY), fmt=kwargs.pop("fmt", inv.format), n=kwargs.pop("n", 50), **kwargs
     )
 
 

@@ -21,7 +21,7 @@ from datalake.inventory import ddl, partitions
 from datalake.inventory.manifest import schema_columns
 from datalake.reports.queries import inventory_values, render_query
 from datalake.reports.render import render_report, utc_timestamp
-from devstack.inventory_drops import arrow_schema, write_drop
+from devstack.inventory_drops import arrow_schema, write_config_drop
 
 from .conftest import BUCKET, INVENTORY_DB
 
@@ -69,17 +69,7 @@ def _catalogued(s3: Any, athena: Any, test_config: Any, fmt: str, objects: list[
         format=fmt,
         partition_projection=False,
     )
-    drop = write_drop(
-        s3,
-        destination_bucket=inv.destination_bucket,
-        destination_prefix=inv.destination_prefix,
-        source_bucket=inv.source_bucket,
-        config_id=inv.config_id,
-        day=DAY,
-        fmt=fmt,
-        files=1,
-        table=_table(objects),
-    )
+    drop = write_config_drop(s3, inv, DAY, fmt=fmt, files=1, table=_table(objects))
     columns = schema_columns(fmt, drop.manifest["fileSchema"])
     athena.run(f"CREATE DATABASE IF NOT EXISTS {INVENTORY_DB}")
     athena.run(ddl.render("create_table.sql", inv, drop={"columns": columns}))
