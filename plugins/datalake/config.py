@@ -88,7 +88,10 @@ class InventoryConfig:
 
     @property
     def hive_location(self) -> str:
-        return f"s3://{self.destination_bucket}/{self.base_prefix}/hive/"
+        """The Athena table's LOCATION (see :mod:`datalake.inventory.layout`)."""
+        from datalake.inventory.layout import hive_location
+
+        return hive_location(self.destination_bucket, self.base_prefix)
 
 
 @dataclass(frozen=True)

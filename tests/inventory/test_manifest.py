@@ -6,13 +6,8 @@ import json
 
 import pytest
 
-from datalake.inventory.manifest import (
-    DropRef,
-    ManifestError,
-    folder_for_dt,
-    parse_manifest,
-    schema_columns,
-)
+from datalake.inventory.layout import DropRef, folder_of
+from datalake.inventory.manifest import ManifestError, parse_manifest, schema_columns
 
 PARQUET_SCHEMA = (
     "message s3.inventory { required binary bucket (STRING); required binary key (STRING); "
@@ -88,4 +83,4 @@ def test_a_drop_folder_maps_to_its_hive_partition_and_back() -> None:
     assert drop.dt == "2026-11-02-01-00"
     assert drop.symlink_key == "inventory/media-prod/daily/hive/dt=2026-11-02-01-00/symlink.txt"
     assert drop.partition_location == "s3://dest/inventory/media-prod/daily/hive/dt=2026-11-02-01-00/"
-    assert folder_for_dt(drop.dt) == drop.folder
+    assert folder_of(drop.dt) == drop.folder

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from datalake.inventory.manifest import DropRef
+from datalake.inventory.layout import DropRef
 from datalake.inventory.validate import (
     ChecksumMismatch,
     MissingDataFile,
@@ -31,7 +31,7 @@ def _write(s3: Any, inv: Any, **kwargs: Any) -> Any:
 
 
 def _ref(inv: Any, drop: Any) -> DropRef:
-    return DropRef.from_folder(inv, drop.manifest_key.rsplit("/", 2)[-2])
+    return DropRef(inv.destination_bucket, inv.base_prefix, drop.manifest_key.rsplit("/", 2)[-2])
 
 
 def _rewrite_manifest(s3: Any, drop: Any, change: Any) -> None:

@@ -6,8 +6,8 @@ weekly interval (ending Sunday 00:00 UTC) takes the newest drop dated in the sev
 that Sunday. The drop arrives after the interval ends (often around 01:00, sometimes many hours later);
 the wait gives up ``wait_timeout_hours`` after the interval's end.
 
-The DAG file uses :func:`cron` at parse time; the manifest module is imported only by the functions
-that list drops, when a task runs.
+The DAG file uses :func:`cron` at parse time; the layout module is imported only by the function that
+lists drops, when a task runs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from datalake.config import InventoryConfig
 
 if TYPE_CHECKING:
-    from datalake.inventory.manifest import DropRef
+    from datalake.inventory.layout import DropRef
 
 SCHEDULES = {"daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 
@@ -43,10 +43,10 @@ def find_drop(s3: Any, inv: InventoryConfig, interval_end: datetime | date) -> D
 
     One LIST call per accepted day: the cost does not grow with the history.
     """
-    from datalake.inventory.manifest import complete_drops
+    from datalake.inventory.layout import complete_drops
 
     for day in drop_days(inv, interval_end):
-        drops = complete_drops(s3, inv, day)
+        drops = complete_drops(s3, inv.destination_bucket, inv.base_prefix, day)
         if drops:
             return drops[-1]
     return None

@@ -1,9 +1,6 @@
-"""Where an inventory drop lives in S3, and what its ``manifest.json`` says.
+"""What an inventory drop's ``manifest.json`` says: its files, its format and its columns.
 
-A drop of configuration ``<prefix>/<source-bucket>/<config-id>`` is the folder
-``<base>/YYYY-MM-DDTHH-MMZ/`` holding ``manifest.json`` and ``manifest.checksum`` (written last), the
-data files under ``<base>/data/`` and the symlink list ``<base>/hive/dt=YYYY-MM-DD-HH-MM/symlink.txt``.
-The hour and minute of a drop are not known in advance: drops are found by listing one day's folders.
+Where the manifest and the drop's other objects are is :mod:`datalake.inventory.layout`'s business.
 """
 
 from __future__ import annotations
@@ -11,16 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
-from datalake.config import InventoryConfig
-
-MANIFEST = "manifest.json"
-CHECKSUM = "manifest.checksum"
-SYMLINK = "symlink.txt"
-
-_FOLDER = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})Z$")
 _COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # The fields an inventory report can hold, in the order Amazon S3 writes them, with the Athena type
@@ -59,93 +47,6 @@ CSV_TYPES: dict[str, str] = {
 
 class ManifestError(ValueError):
     """A manifest that cannot be read or does not describe a usable inventory drop."""
-
-
-@dataclass(frozen=True)
-class DropRef:
-    """Where one drop's objects are, derived from its dated folder name."""
-
-    bucket: str
-    base_prefix: str
-    folder: str  # YYYY-MM-DDTHH-MMZ
-
-    @classmethod
-    def from_folder(cls, inv: InventoryConfig, folder: str) -> DropRef:
-        if not _FOLDER.match(folder):
-            raise ManifestError(f"{folder!r} is not a drop folder name (YYYY-MM-DDTHH-MMZ)")
-        return cls(inv.destination_bucket, inv.base_prefix, folder)
-
-    @property
-    def day(self) -> date:
-        return date.fromisoformat(self.folder[:10])
-
-    @property
-    def dt(self) -> str:
-        """The partition value: the ``dt=`` folder name of the hive layout, ``YYYY-MM-DD-HH-MM``."""
-        return f"{self.folder[:10]}-{self.folder[11:13]}-{self.folder[14:16]}"
-
-    @property
-    def manifest_key(self) -> str:
-        return f"{self.base_prefix}/{self.folder}/{MANIFEST}"
-
-    @property
-    def checksum_key(self) -> str:
-        return f"{self.base_prefix}/{self.folder}/{CHECKSUM}"
-
-    @property
-    def symlink_key(self) -> str:
-        return f"{self.base_prefix}/hive/dt={self.dt}/{SYMLINK}"
-
-    @property
-    def partition_location(self) -> str:
-        return f"s3://{self.bucket}/{self.base_prefix}/hive/dt={self.dt}/"
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"bucket": self.bucket, "base_prefix": self.base_prefix, "folder": self.folder, "dt": self.dt}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> DropRef:
-        return cls(raw["bucket"], raw["base_prefix"], raw["folder"])
-
-
-def folder_for_dt(dt: str) -> str:
-    """``2026-11-02-01-00`` -> ``2026-11-02T01-00Z`` (the inverse of :attr:`DropRef.dt`)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}", dt):
-        raise ManifestError(f"{dt!r} is not a partition value (YYYY-MM-DD-HH-MM)")
-    return f"{dt[:10]}T{dt[11:13]}-{dt[14:16]}Z"
-
-
-def list_drop_folders(s3: Any, inv: InventoryConfig, day: date | None = None) -> list[str]:
-    """The dated folders under the configuration's prefix (of one ``day``, or all), sorted.
-
-    One LIST call per 1,000 folders of that prefix: listing one day costs one call.
-    """
-    prefix = f"{inv.base_prefix}/" + (f"{day.isoformat()}T" if day else "")
-    folders: list[str] = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=inv.destination_bucket, Prefix=prefix, Delimiter="/"):
-        for common in page.get("CommonPrefixes", []):
-            name = common["Prefix"][len(inv.base_prefix) + 1 :].rstrip("/")
-            if _FOLDER.match(name):
-                folders.append(name)
-    return sorted(folders)
-
-
-def complete_drops(s3: Any, inv: InventoryConfig, day: date | None = None) -> list[DropRef]:
-    """The drops (of one ``day``, or all) whose ``manifest.checksum`` is present, oldest first."""
-    prefix = f"{inv.base_prefix}/" + (f"{day.isoformat()}T" if day else "")
-    found: list[DropRef] = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=inv.destination_bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            rest = obj["Key"][len(inv.base_prefix) + 1 :]
-            folder, _, name = rest.partition("/")
-            if name == CHECKSUM and _FOLDER.match(folder):
-                found.append(DropRef(inv.destination_bucket, inv.base_prefix, folder))
-    return sorted(found, key=lambda d: d.folder)
 
 
 @dataclass(frozen=True)
@@ -212,12 +113,6 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
         files=tuple(files),
         columns=tuple(schema_columns(file_format, doc["fileSchema"], where)),
     )
-
-
-def read_manifest(s3: Any, drop: DropRef) -> tuple[bytes, Manifest]:
-    """The raw bytes of a drop's ``manifest.json`` (for its checksum) and their parsed form."""
-    raw = s3.get_object(Bucket=drop.bucket, Key=drop.manifest_key)["Body"].read()
-    return raw, parse_manifest(raw, drop.uri(drop.manifest_key))
 
 
 # --- fileSchema -> columns ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from datalake.config import InventoryConfig
 from datalake.inventory.ddl import storage_descriptor
+from datalake.inventory.layout import partition_location
 
 CREATED = "created"
 UNCHANGED = "unchanged"
@@ -23,13 +24,9 @@ class PartitionError(RuntimeError):
     pass
 
 
-def partition_location(inv: InventoryConfig, dt: str) -> str:
-    return f"{inv.hive_location}dt={dt}/"
-
-
 def add_partition(glue: Any, inv: InventoryConfig, dt: str, columns: list[tuple[str, str]]) -> str:
     """Add partition ``dt`` of ``inv`` (CREATED, UNCHANGED or UPDATED). Never lists the table."""
-    location = partition_location(inv, dt)
+    location = partition_location(inv.destination_bucket, inv.base_prefix, dt)
     partition = {"Values": [dt], "StorageDescriptor": storage_descriptor(inv, columns, location)}
     answer = glue.batch_create_partition(
         DatabaseName=inv.database, TableName=inv.table, PartitionInputList=[partition]

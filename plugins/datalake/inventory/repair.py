@@ -19,7 +19,7 @@ from typing import Any
 
 from datalake.config import InventoryConfig
 from datalake.inventory import ddl, intervals, partitions
-from datalake.inventory.manifest import SYMLINK, DropRef, complete_drops
+from datalake.inventory.layout import SYMLINK, DropRef, complete_drops, partition_prefix
 from datalake.inventory.validate import DropValidationError, validate_drop
 
 
@@ -70,7 +70,7 @@ def gone_partitions(s3: Any, inv: InventoryConfig, catalogued: dict[str, str]) -
     data = {f"s3://{inv.destination_bucket}/{k}" for k in keys}
     gone = []
     for dt in sorted(catalogued):
-        key = f"{inv.base_prefix}/hive/dt={dt}/{SYMLINK}"
+        key = partition_prefix(inv.base_prefix, dt) + SYMLINK
         if key not in keys:
             gone.append(dt)
             continue
@@ -85,7 +85,7 @@ def repair_inventory(
 ) -> RepairReport:
     """Find (and with ``apply``, repair) the gaps of one configuration up to the interval ending ``until``."""
     report = RepairReport(inventory=inv.name, table=f"{inv.database}.{inv.table}", applied=apply)
-    drops = complete_drops(s3, inv)
+    drops = complete_drops(s3, inv.destination_bucket, inv.base_prefix)
     report.drops_in_s3 = len(drops)
     drop_days = {d.day for d in drops}
     start = date.fromisoformat(inv.start_date)

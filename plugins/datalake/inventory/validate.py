@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from datalake.config import InventoryConfig
-from datalake.inventory.manifest import DropRef, Manifest, ManifestError, parse_manifest
+from datalake.inventory.layout import DropRef
+from datalake.inventory.manifest import Manifest, ManifestError, parse_manifest
 
 
 class DropValidationError(ValueError):

@@ -17,11 +17,10 @@ from typing import Any
 import jinja2
 
 from datalake.config import SQL_DIR, DatalakeConfig, InventoryConfig
+from datalake.inventory.layout import check_dt
 
-SUMMARIES_DIR = SQL_DIR / "summaries"
 STRAVA_SOURCE = "strava"
 
-_DT = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{2}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -32,6 +31,11 @@ class SummaryQuery:
 
     name: str
     title: str
+
+    @property
+    def task_id(self) -> str:
+        """The query task's id inside its source's task group: the name without its source prefix."""
+        return self.name.split("_", 1)[1]
 
     @property
     def template(self) -> str:
@@ -58,12 +62,6 @@ WEEKS_SHOWN = 12  # weekly volume: this ISO week and the eleven before it
 def inventory_source(inventory: InventoryConfig) -> str:
     """The source name of an inventory configuration (task group, output prefix, report section)."""
     return f"inventory_{inventory.name}"
-
-
-def check_dt(value: str, what: str = "partition dt") -> str:
-    if not isinstance(value, str) or not _DT.match(value):
-        raise ValueError(f"{what} must look like YYYY-MM-DD-HH-MM, got {value!r}")
-    return value
 
 
 def check_day(value: str, what: str = "report day") -> date:
