@@ -178,9 +178,10 @@ def build_notifier(config: DatalakeConfig, subject: str, text: str) -> Any:
 
         if not alerts.sns_topic_arn:
             raise ValueError(f"alerts.notifier is sns but alerts.sns_topic_arn is empty in {config.source}")
+        from datalake import aws
+
         return SnsNotifier(
-            aws_conn_id=config.aws_conn_id,
-            region_name=config.region,
+            **aws.connection(config),
             target_arn=alerts.sns_topic_arn,
             subject=subject,
             message=text,

@@ -12,16 +12,26 @@ query. The token here is derived from the DAG, run, task, map index and the rend
   objects, of its first pass instead of starting new ones.
 
 It also logs what a person wants to see of each query: where its results are and the bytes it scanned
-(what Athena bills).
+(what Athena bills), and it holds the defaults every Athena task of the package shares (the AWS
+connection, the work group, the time limit, the polling interval), so a DAG names only the query, its
+database and where its results go.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+
+from datalake import aws
+from datalake.config import DatalakeConfig, get_config
+
+# Between two looks at a running query (the trigger's waiter delay when deferred). GetQueryExecution
+# is free; a short interval keeps a quick DDL statement from holding its task for half a minute.
+POLL_SECONDS = 2
 
 
 def request_token(
@@ -36,7 +46,21 @@ def request_token(
 
 
 class IdempotentAthenaOperator(AthenaOperator):
-    """:class:`AthenaOperator` with a deterministic ``client_request_token`` and a scanned-bytes log."""
+    """:class:`AthenaOperator` with a deterministic ``client_request_token``, a scanned-bytes log and the
+    package's defaults: connection and region, ``athena.workgroup``, ``athena.query_timeout_minutes`` as
+    the ``execution_timeout``, :data:`POLL_SECONDS`. Any of them can still be passed explicitly."""
+
+    def __init__(
+        self, *, query: str, output_location: str, config: DatalakeConfig | None = None, **kwargs: Any
+    ) -> None:
+        config = config or get_config()
+        defaults = {
+            **aws.connection(config),
+            "workgroup": config.athena.workgroup,
+            "execution_timeout": timedelta(minutes=config.athena.query_timeout_minutes),
+            "sleep_time": POLL_SECONDS,
+        }
+        super().__init__(query=query, output_location=output_location, **{**defaults, **kwargs})
 
     def execute(self, context: Any) -> Any:
         ti = context["ti"]

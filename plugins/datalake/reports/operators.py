@@ -14,13 +14,13 @@ code that runs in the task.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowSkipException
 
+from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
 from datalake.reports.queries import SummaryQuery, fetch_results
@@ -28,7 +28,6 @@ from datalake.reports.queries import SummaryQuery, fetch_results
 if TYPE_CHECKING:
     from datalake.reports.store import ReportStore
 
-POLL_SECONDS = 5  # between two looks at a running query (the trigger's waiter delay when deferred)
 REPORTS_URL_PREFIX = "/reports"
 
 
@@ -52,17 +51,18 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         **kwargs: Any,
     ) -> None:
         config = config or get_config()
-        kwargs.setdefault("aws_conn_id", config.aws_conn_id)
-        kwargs.setdefault("region_name", config.region)
-        kwargs.setdefault("workgroup", config.athena.workgroup)
-        kwargs.setdefault("execution_timeout", timedelta(minutes=config.athena.query_timeout_minutes))
-        kwargs.setdefault("deferrable", True)
-        kwargs.setdefault("sleep_time", POLL_SECONDS)
-        super().__init__(query=summary.template, **kwargs)
+        self.results_root = config.athena.output_location("summaries")
+        # the output location is this root until the plan names the day (render_template_fields)
+        super().__init__(
+            query=summary.template,
+            output_location=self.results_root,
+            config=config,
+            deferrable=True,
+            **kwargs,
+        )
         self.summary_name = summary.name
         self.source = source
         self.plan_task_id = plan_task_id
-        self.results_root = config.athena.output_location("summaries")
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
@@ -180,9 +180,8 @@ class PublishReportOperator(BaseOperator):
             source: {name: ti.xcom_pull(task_ids=task_id) for name, task_id in tasks.items()}
             for source, tasks in self.query_tasks.items()
         }
-        athena = AthenaHook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
         store = ReportStore(config)
-        document = build_report(plan, outputs, athena, store)
+        document = build_report(plan, outputs, aws.athena(config), store)
         html = render_report(document)
         url = store.write(plan["day"], html, document)
         self.report_day = plan["day"]

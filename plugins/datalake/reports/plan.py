@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from datalake.config import DatalakeConfig, InventoryConfig
+from datalake.inventory.layout import check_dt, partitions_since
 from datalake.reports.queries import (
     STRAVA_SOURCE,
     check_day,
-    check_dt,
     inventory_source,
     inventory_values,
     strava_values,
@@ -30,28 +30,11 @@ LOOKBACK_DAYS = 40  # covers weekly inventories and a late or missed drop or two
 
 def list_partitions(s3_client: Any, inventory: InventoryConfig, day: date) -> list[str]:
     """The ``dt`` values of the drops of ``inventory`` from ``LOOKBACK_DAYS`` before ``day`` onward."""
-    hive = f"{inventory.base_prefix}/hive/"
-    start = (day - timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
-    found: list[str] = []
-    paginator = s3_client.get_paginator("list_objects_v2")
-    pages = paginator.paginate(
-        Bucket=inventory.destination_bucket,
-        Prefix=f"{hive}dt=",
-        Delimiter="/",
-        StartAfter=f"{hive}dt={start}",
-    )
-    for page in pages:
-        for common in page.get("CommonPrefixes", []):
-            value = common["Prefix"][len(hive) + len("dt=") :].rstrip("/")
-            try:
-                found.append(check_dt(value))
-            except ValueError:
-                log.warning(
-                    "Ignoring s3://%s/%s: not a dt=YYYY-MM-DD-HH-MM folder",
-                    inventory.destination_bucket,
-                    common["Prefix"],
-                )
-    return sorted(found)
+    since = day - timedelta(days=LOOKBACK_DAYS)
+    found, strays = partitions_since(s3_client, inventory.destination_bucket, inventory.base_prefix, since)
+    for stray in strays:
+        log.warning("Ignoring %sdt=%s/: not a dt=YYYY-MM-DD-HH-MM folder", inventory.hive_location, stray)
+    return found
 
 
 def choose_partitions(
@@ -147,7 +130,7 @@ def plan_for_run(
     run_after: datetime | None,
 ) -> dict[str, Any]:
     """The plan of one DAG run (what the ``find_partitions`` task returns)."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from datalake import aws
 
     triggered = triggering_dts(triggering_asset_events, config)
     day = report_day(conf_day, list(triggered.values()), run_after)
@@ -156,5 +139,4 @@ def plan_for_run(
         day,
         "as asked" if conf_day else "from the inventory drops" if triggered else "the run's date",
     )
-    s3 = S3Hook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
-    return plan_summaries(config, s3, day=day, triggered=triggered)
+    return plan_summaries(config, aws.s3(config), day=day, triggered=triggered)

@@ -23,9 +23,8 @@ _DAY_FILE = re.compile(r"/(\d{4}-\d{2}-\d{2})/([^/]+)$")
 class ReportStore:
     """Reads and writes the daily reports in S3; the connection is resolved on first use."""
 
-    def __init__(self, config: DatalakeConfig | None = None, *, aws_conn_id: str | None = None) -> None:
+    def __init__(self, config: DatalakeConfig | None = None) -> None:
         self.config = config or get_config()
-        self.aws_conn_id = aws_conn_id or self.config.aws_conn_id
         self.bucket = self.config.reports.bucket
         self.prefix = self.config.reports.prefix.strip("/")
         self._hook: Any = None
@@ -33,9 +32,9 @@ class ReportStore:
     @property
     def hook(self) -> Any:
         if self._hook is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+            from datalake import aws
 
-            self._hook = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.config.region)
+            self._hook = aws.s3_hook(self.config)
         return self._hook
 
     def key(self, day: str, name: str = REPORT_FILE) -> str:
