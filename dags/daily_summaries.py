@@ -42,85 +42,63 @@ from __future__ import annotations
 import functools
 import operator
 
-# Named here so that the dag-processor imports them once, before it forks a parser for this file
-# ([dag_processor] parsing_pre_import_modules): boto3, and the s3:// URI handler Airflow loads for the
-# first Asset, then stay out of every parse.
-import airflow.providers.amazon.aws.assets.s3
-import airflow.providers.amazon.aws.operators.athena  # noqa: F401
-import jinja2
-import pendulum
 from airflow.sdk import Param, TaskGroup, TriggerRule, dag, task
 
 from datalake.alerts import summary_deadline
 from datalake.assets import inventory_asset, strava_activities_asset
-from datalake.config import SQL_DIR, get_config
-from datalake.dag_defaults import dag_failure_callbacks, default_args
+from datalake.config import get_config
+from datalake.dag_defaults import dag_args
+from datalake.reports import tasks as report_tasks
 from datalake.reports.operators import PublishReportOperator, SummaryQueryOperator
-from datalake.reports.queries import INVENTORY_QUERIES, STRAVA_QUERIES, STRAVA_SOURCE, inventory_source
 
 config = get_config()
 sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in config.inventories)]
 
 
 @dag(
-    dag_id="daily_summaries",
-    description="Athena summaries of the day's storage and training, rendered as an HTML report",
-    doc_md=__doc__,
     schedule=functools.reduce(operator.or_, sources),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
-    on_failure_callback=dag_failure_callbacks(),
-    deadline=summary_deadline(config),
-    template_searchpath=[str(SQL_DIR)],
-    template_undefined=jinja2.StrictUndefined,
-    params={
-        "day": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-\d{2}-\d{2}$",
-            description="Report this day (YYYY-MM-DD) instead of the one the new data belongs to",
-        )
-    },
-    tags=["reports", "athena", "s3-inventory", "strava"],
+    **dag_args(
+        "daily_summaries",
+        description="Athena summaries of the day's storage and training, rendered as an HTML report",
+        doc_md=__doc__,
+        tags=("reports", "athena", "s3-inventory", "strava"),
+        max_active_runs=1,
+        deadline=summary_deadline(config),
+        params={
+            "day": Param(
+                None,
+                type=["null", "string"],
+                pattern=r"^\d{4}-\d{2}-\d{2}$",
+                description="Report this day (YYYY-MM-DD) instead of the one the new data belongs to",
+            )
+        },
+    ),
 )
-def daily_summaries():
-    @task(task_id="find_partitions")
+def daily_summaries() -> None:
+    @task
     def find_partitions(params=None, triggering_asset_events=None, dag_run=None) -> dict:
         """Choose the report day and, per inventory configuration, its drop and the previous one."""
-        from datalake.reports.plan import plan_for_run
+        return report_tasks.find_partitions(params, triggering_asset_events, dag_run)
 
-        return plan_for_run(
-            get_config(),
-            conf_day=(params or {}).get("day"),
-            triggering_asset_events=triggering_asset_events,
-            run_after=getattr(dag_run, "run_after", None),
-        )
-
-    plan = find_partitions()
-    groups = {STRAVA_SOURCE: STRAVA_QUERIES}
-    groups.update({inventory_source(inv): INVENTORY_QUERIES for inv in config.inventories})
-    query_tasks: dict[str, dict[str, str]] = {}
     queries = []
-    for source, summaries in groups.items():
+    for source, summaries in report_tasks.query_groups(config).items():
         with TaskGroup(group_id=source, tooltip=f"Summary queries of {source}"):
-            for summary in summaries:
-                query = SummaryQueryOperator(
-                    task_id=summary.name.split("_", 1)[1],
+            queries += [
+                SummaryQueryOperator(
+                    task_id=summary.task_id,
                     summary=summary,
                     source=source,
                     doc_md=f"{summary.title}: `include/sql/{summary.template}` on Athena.",
                 )
-                query_tasks.setdefault(source, {})[summary.name] = query.task_id
-                queries.append(query)
+                for summary in summaries
+            ]
     publish = PublishReportOperator(
         task_id="publish_report",
-        query_tasks=query_tasks,
+        query_tasks=report_tasks.query_task_ids(config),
         trigger_rule=TriggerRule.NONE_FAILED,
         doc_md="Render the day's report from the query results and write it to S3.",
     )
-    plan >> queries >> publish
+    find_partitions() >> queries >> publish
 
 
 daily_summaries()

@@ -13,8 +13,9 @@ Strava returns back to the `strava_default` connection *before* it is used) → 
 (streams the pages; rate limits, retries, atomic publish) → `create_database` → `create_table` →
 `add_partition`, which publishes the `strava_activities` Asset.
 
-**Start date**: `strava.start_date` in `include/datalake.yaml` (the first interval). **Schedule**:
-`strava.schedule`, a `CronDataIntervalTimetable` in UTC (04:00 extracts the previous day).
+**First day**: `strava.start_date` in `include/datalake.yaml`; a run for an earlier day fails at once
+(`refresh_token`) naming that key. **Schedule**: `strava.schedule`, a `CronDataIntervalTimetable` in UTC
+(04:00 extracts the previous day).
 **Backfill** a year: `airflow backfill create --dag-id strava_activities --from-date 2025-01-01
 --to-date 2026-01-01 --max-active-runs 1` (a few calls per day, well inside the default rate limits).
 **Reads** the Strava API through the `strava_default` connection; **writes** the lake bucket
@@ -40,99 +41,66 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-# Named here so that the dag-processor imports them once, before it forks a parser for this file
-# ([dag_processor] parsing_pre_import_modules): boto3, and the s3:// URI handler Airflow loads for the
-# first Asset, then stay out of every parse.
-import airflow.providers.amazon.aws.assets.s3
-import airflow.providers.amazon.aws.operators.athena  # noqa: F401
-import pendulum
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
-    RetryAction,
-    RetryRule,
-    chain,
-    dag,
-    task,
-)
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from datalake.assets import strava_activities_asset
 from datalake.athena import IdempotentAthenaOperator
-from datalake.config import SQL_DIR, get_config
-from datalake.dag_defaults import TAGS, dag_failure_callbacks, default_args
+from datalake.config import get_config
+from datalake.dag_defaults import dag_args
 from datalake.strava import tasks as strava_tasks
-from datalake.strava.errors import StravaRateLimited
-from datalake.strava.layout import curated_location
 
 config = get_config()
-athena_timeout = timedelta(minutes=config.athena.query_timeout_minutes)
-sql_params = {
-    "database": config.strava.database,
-    "table": config.strava.table,
-    "location": curated_location(config.lake.bucket),
-}
-
-# The 15-minute rate limit is over by the next quarter hour: retry then, not after the default backoff.
-rate_limit_policy = ExceptionRetryPolicy(
-    rules=[
-        RetryRule(exception=StravaRateLimited, action=RetryAction.RETRY, retry_delay=timedelta(minutes=15))
-    ]
-)
 
 
 @dag(
-    dag_id="strava_activities",
     schedule=CronDataIntervalTimetable(config.strava.schedule, timezone="UTC"),
-    start_date=pendulum.parse(config.strava.start_date, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    default_args=default_args(),
-    on_failure_callback=dag_failure_callbacks(),
-    tags=sorted(TAGS & {"strava", "athena", "datalake"}),
-    template_searchpath=[str(SQL_DIR)],
+    **dag_args(
+        "strava_activities",
+        description="Strava activities of each day into the lake (raw JSON and Parquet) and Athena",
+        doc_md=__doc__,
+        tags=("strava", "athena", "datalake"),
+        max_active_runs=1,
+    ),
 )
 def strava_activities() -> None:
     # One refresh at a time across all runs (a backfill next to the daily run): Strava rotates the
     # refresh token, so two refreshes racing would make one of them present a token that just died.
     @task(execution_timeout=timedelta(minutes=5), max_active_tis_per_dag=1)
-    def refresh_token() -> dict:
+    def refresh_token(data_interval_start=None) -> dict:
         """Refresh the Strava access token when needed and write it back to the connection first."""
-        return strava_tasks.refresh_token()
+        return strava_tasks.refresh_token(data_interval_start)
 
-    @task(execution_timeout=strava_tasks.EXTRACT_TIMEOUT, retry_policy=rate_limit_policy)
+    @task(execution_timeout=strava_tasks.EXTRACT_TIMEOUT, retry_policy=strava_tasks.RATE_LIMIT_RETRIES)
     def extract_activities(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         """Stream the interval's activities to raw JSON lines and Parquet, published atomically."""
         return strava_tasks.extract_activities(data_interval_start, data_interval_end, run_id)
 
-    athena = {
-        "database": config.strava.database,
-        "workgroup": config.athena.workgroup,
-        "aws_conn_id": config.aws_conn_id,
-        "region_name": config.region,
-        "output_location": config.athena.output_location("strava_activities", "{{ ds }}"),
-        "execution_timeout": athena_timeout,
-        "sleep_time": 2,
-        "params": sql_params,
-    }
+    params = strava_tasks.sql_params(config)
+    output_location = config.athena.output_location("strava_activities", "{{ ds }}")
     create_database = IdempotentAthenaOperator(
         task_id="create_database",
         query="strava/create_database.sql",
+        database="default",
+        output_location=output_location,
+        params=params,
         doc_md="Create the Athena database if it does not exist (`include/sql/strava/create_database.sql`).",
-        **{**athena, "database": "default"},
     )
     create_table = IdempotentAthenaOperator(
         task_id="create_table",
         query="strava/create_table.sql",
+        database=config.strava.database,
+        output_location=output_location,
+        params=params,
         doc_md="Create the Parquet table, partitioned by `dt`, if it does not exist.",
-        **athena,
     )
     add_partition = IdempotentAthenaOperator(
         task_id="add_partition",
         query="strava/add_partition.sql",
+        database=config.strava.database,
+        output_location=output_location,
+        params=params,
         outlets=[strava_activities_asset(config)],
         doc_md="Register the interval's partition; publishes the strava_activities Asset.",
-        **athena,
     )
 
     chain(refresh_token(), extract_activities(), create_database, create_table, add_partition)

@@ -40,6 +40,22 @@ def local_aws() -> Iterator[str]:
         yield aws.endpoint_url
 
 
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME), created once."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def dagbag() -> object:
+    """Every DAG of ``dags/``, parsed once with the project's configuration (tests/dags.py)."""
+    from tests.dags import parse_dags
+
+    return parse_dags()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The alert tests run last: they run DAGs in this process as the dag-processor would (a server
     process context), and Airflow keeps process-wide state from that which changes how later tests

@@ -3,7 +3,6 @@ metadata DB, and one fresh inventory configuration (own prefix, own table) per t
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -85,38 +84,11 @@ def inv(aws: str) -> Any:
 
 
 @pytest.fixture(scope="session")
-def airflow_db(aws: str) -> None:
-    """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME)."""
-    from airflow.utils.db import initdb
+def dag_module(aws: str, airflow_db: None) -> ModuleType:
+    """``dags/s3_inventory.py``, for its factory ``inventory_dag``."""
+    from tests.dags import dag_file
 
-    initdb()
-
-
-@pytest.fixture(scope="session")
-def dag_module(airflow_db: None) -> ModuleType:
-    """``dags/s3_inventory.py``, imported as the DAG processor would."""
-    spec = importlib.util.spec_from_file_location("s3_inventory_dags", ROOT / "dags" / "s3_inventory.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_dag(dag: Any, logical_date: Any) -> Any:
-    """``dag.test()`` for a DAG built in the test: it is written to the metadata DB first, as the DAG
-    processor would write the DAGs of ``dags/`` (``dag.test()`` only finds DAGs already serialized)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    DagBundlesManager().sync_bundles_to_db()
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
-    return dag.test(logical_date=logical_date)
+    return dag_file("s3_inventory.py")
 
 
 def athena_rows(athena: Any, sql: str, database: str) -> list[list[str | None]]:

@@ -12,8 +12,9 @@ import pytest
 from datalake.inventory import ddl, partitions
 from datalake.inventory.repair import repair_inventory
 from devstack.inventory_drops import write_config_drop
+from tests.dags import run_dag
 
-from .conftest import athena_rows, run_dag
+from .conftest import athena_rows
 
 DAY = date(2026, 11, 2)
 FAST = timedelta(seconds=1)
@@ -25,10 +26,10 @@ def _write(s3: Any, inv: Any, day: date = DAY, **kwargs: Any) -> Any:
 
 def _run(dag_module: Any, inv: Any, interval_end: date) -> tuple[str, dict[str, str]]:
     """Run the interval ending at 00:00 UTC of ``interval_end``; return the run state and task states."""
-    dag = dag_module.build_inventory_dag(inv, poke_interval=FAST, athena_poll_seconds=1)
+    dag = dag_module.inventory_dag(inv, poke_interval=FAST)
     # a manual run of a CronDataIntervalTimetable covers the interval that ends at its logical date
     logical = datetime.combine(interval_end, datetime.min.time(), tzinfo=UTC)
-    run = run_dag(dag, logical)
+    run = run_dag(dag, logical_date=logical)
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return str(run.state), states
 

@@ -8,7 +8,6 @@ topic), so these tests neither see nor disturb what other tests put on the share
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -19,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -180,46 +178,3 @@ def slack_webhook(ops_config: Any, tmp_path: Path) -> Iterator[SlackWebhook]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def airflow_db(ops_config: Any) -> None:
-    """Airflow's metadata DB (SQLite, in the session's AIRFLOW_HOME)."""
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
-def load_dag_file(name: str) -> ModuleType:
-    """A file of ``dags/``, imported afresh (with the configuration active now), as the processor would."""
-    path = ROOT / "dags" / name
-    spec = importlib.util.spec_from_file_location(f"ops_{path.stem}_{uuid.uuid4().hex[:6]}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_dag(dag: Any, **kwargs: Any) -> Any:
-    """``dag.test()``: the DAG is written to the metadata DB first, as the dag-processor would write it.
-
-    Every task runs in the real Task SDK runner (its own callbacks included); retries are kept but
-    without delay, so a test sees the final failure at once.
-    """
-    from datetime import timedelta
-
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    for task in dag.tasks:
-        task.retry_delay = timedelta(0)
-        task.retry_exponential_backoff = 0
-    DagBundlesManager().sync_bundles_to_db()
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
-    return dag.test(**kwargs)

@@ -13,12 +13,11 @@ import json
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from devstack.strava_api import StravaStandIn, seed_activities
-from tests.ops.conftest import load_dag_file, run_dag
+from tests.dags import parsed_dag, run_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -129,8 +128,7 @@ def test_strava_with_a_connection_it_cannot_update_alerts_once_saying_what_to_do
                 }
             ),
         )
-        dag = load_dag_file("strava_activities.py").strava_activities()  # the @dag function builds it
-        run = run_dag(dag, logical_date=PAST)
+        run = run_dag(parsed_dag("strava_activities"), logical_date=PAST)
 
         messages = alert_inbox.messages()
     assert run.state == "failed"
@@ -150,22 +148,15 @@ def test_strava_with_a_connection_it_cannot_update_alerts_once_saying_what_to_do
     assert strava.client_secret not in text
 
 
-def _inventory_dag() -> Any:
-    from datalake.config import get_config
-
-    module = load_dag_file("s3_inventory.py")
-    return getattr(module, get_config().inventories[0].dag_id)
-
-
 def test_an_inventory_drop_missing_past_its_deadline_alerts_once(alert_inbox, ops_config, local_aws):
     import boto3
 
-    dag = _inventory_dag()
+    inventory = parsed_dag(ops_config.inventories[0].dag_id)
     bucket = ops_config.inventories[0].destination_bucket
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)  # the destination exists, the drop never came
     try:
-        run = run_dag(dag, logical_date=PAST)
+        run = run_dag(inventory, logical_date=PAST)
     finally:
         s3.delete_bucket(Bucket=bucket)
 
@@ -174,7 +165,7 @@ def test_an_inventory_drop_missing_past_its_deadline_alerts_once(alert_inbox, op
     assert len(messages) == 1, messages
     fields = parse(messages[0])
     assert (fields["dag"], fields["task"], fields["run"], fields["try"]) == (
-        dag.dag_id,
+        inventory.dag_id,
         "wait_for_drop",
         run.run_id,
         "1",
@@ -184,9 +175,7 @@ def test_an_inventory_drop_missing_past_its_deadline_alerts_once(alert_inbox, op
 
 
 def test_inventory_maintenance_failing_on_every_try_alerts_once(alert_inbox):
-    dag = load_dag_file("s3_inventory.py").maintenance
-
-    run = run_dag(dag, run_conf={"apply": False})
+    run = run_dag(parsed_dag("s3_inventory_maintenance"), run_conf={"apply": False})
 
     messages = alert_inbox.messages()
     assert run.state == "failed"
@@ -198,9 +187,7 @@ def test_inventory_maintenance_failing_on_every_try_alerts_once(alert_inbox):
 
 
 def test_daily_summaries_failing_on_every_try_alerts_once(alert_inbox):
-    dag = load_dag_file("daily_summaries.py").daily_summaries()  # the @dag function builds it
-
-    run = run_dag(dag, run_conf={"day": "2026-11-02"})
+    run = run_dag(parsed_dag("daily_summaries"), run_conf={"day": "2026-11-02"})
 
     messages = alert_inbox.messages()
     assert run.state == "failed"

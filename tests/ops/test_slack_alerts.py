@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from tests.ops.conftest import run_dag
+from tests.dags import run_dag
 from tests.ops.test_alerts import FIELDS, PAST
 
 pytestmark = pytest.mark.usefixtures("airflow_db")

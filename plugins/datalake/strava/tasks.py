@@ -1,4 +1,4 @@
-"""The callables behind the ``strava_activities`` DAG's Python tasks (the DAG file only wires them).
+"""The callables behind the ``strava_activities`` DAG's tasks (the DAG file only wires them).
 
 The DAG file imports this module at parse time, so the heavy imports live inside the functions.
 
@@ -13,7 +13,12 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
 from datalake.config import DatalakeConfig, get_config
+from datalake.dag_defaults import check_first_day
+from datalake.strava.errors import StravaRateLimited
+from datalake.strava.layout import curated_location
 
 if TYPE_CHECKING:
     from datalake.strava.hook import StravaHook
@@ -24,6 +29,13 @@ log = logging.getLogger(__name__)
 # execution_timeout (the DAG's EXTRACT_TIMEOUT) so a wait never turns into a timeout.
 EXTRACT_TIMEOUT = timedelta(hours=2)
 WAIT_BUDGET = EXTRACT_TIMEOUT - timedelta(minutes=15)
+
+# The 15-minute rate limit is over by the next quarter hour: retry then, not after the default backoff.
+RATE_LIMIT_RETRIES = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception=StravaRateLimited, action=RetryAction.RETRY, retry_delay=timedelta(minutes=15))
+    ]
+)
 
 # The rate-limit usage the last extraction saw (numbers only), so the next one, a new process that
 # would otherwise send its first request blind, waits instead of meeting a 429 at a window's end.
@@ -49,11 +61,26 @@ def _remember_rate_limits(state: dict[str, Any]) -> None:
         log.warning("Could not record the rate-limit usage in the Variable %s", RATE_LIMITS_VARIABLE)
 
 
-def refresh_token(config: DatalakeConfig | None = None) -> dict[str, Any]:
-    """Refresh the Strava access token if it expires within the margin; persist before any use."""
+def sql_params(config: DatalakeConfig) -> dict[str, str]:
+    """``params`` of the Strava DDL templates (``include/sql/strava/``)."""
+    return {
+        "database": config.strava.database,
+        "table": config.strava.table,
+        "location": curated_location(config.lake.bucket),
+    }
+
+
+def refresh_token(
+    data_interval_start: datetime | None = None, config: DatalakeConfig | None = None
+) -> dict[str, Any]:
+    """Refresh the Strava access token if it expires within the margin; persist before any use.
+
+    First of all, a run for a day before ``strava.start_date`` fails (see ``dag_defaults``).
+    """
     from datalake.strava.hook import StravaHook
 
     config = config or get_config()
+    check_first_day(config.strava.start_date, "strava.start_date", data_interval_start)
     hook = StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
     return hook.ensure_fresh_token().as_dict()
 
@@ -82,9 +109,9 @@ def extract_activities(
     config = config or get_config()
     hook = hook or StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
     if s3_client is None:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from datalake import aws
 
-        s3_client = S3Hook(aws_conn_id=config.aws_conn_id, region_name=config.region).get_conn()
+        s3_client = aws.s3(config)
     client = hook.client(deadline=time.time() + WAIT_BUDGET.total_seconds())
     client.limits = RateLimits.restore(_last_rate_limits(), time.time())
     try:
