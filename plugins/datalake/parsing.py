@@ -1,0 +1,37 @@
+"""What the dag-processor should import once, before it forks a process to parse each DAG file.
+
+The dag-processor parses every DAG file again and again, each time in a fresh process forked from
+itself: whatever the parse imports that the dag-processor has not imported already is paid for at every
+parse. Airflow pre-imports only the ``airflow.*`` modules a DAG file names itself
+(``[dag_processor] parsing_pre_import_modules``); the modules below are imported *through* this
+package (the Amazon provider's operators pull in boto3, the first ``Asset`` loads the provider's
+``s3://`` URI handler, ``@task.sensor`` loads the standard provider's decorator), so they are listed here
+once and imported by ``config/airflow_local_settings.py``, which Airflow imports in each of its processes
+at start (the embedded stack and the Docker image put that folder on the path).
+
+``tests/test_dag_integrity.py`` parses the DAG files after :func:`pre_import` and fails if the parse
+still imports an Airflow, boto3 or provider module that this list misses.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+PRE_IMPORTS = (
+    # boto3 and the provider's Athena operator and hook
+    "airflow.providers.amazon.aws.operators.athena",
+    # the URI handlers Airflow loads for the first Asset (every installed provider's)
+    "airflow.providers.amazon.aws.assets.s3",
+    "airflow.providers.amazon.aws.assets.redshift",
+    "airflow.providers.common.io.assets.file",
+    # what ``from airflow.sdk import dag, task`` loads lazily, and @task.sensor
+    "airflow.sdk.definitions.decorators",
+    "airflow.sdk.definitions.retry_policy",
+    "airflow.providers.standard.decorators.python",
+    "airflow.providers.standard.decorators.sensor",
+)
+
+
+def pre_import() -> None:
+    for module in PRE_IMPORTS:
+        importlib.import_module(module)
