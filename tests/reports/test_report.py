@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from datalake.reports.operators import build_report
+from datalake.reports.document import build_report
 from datalake.reports.plan import plan_summaries
 from datalake.reports.queries import INVENTORY_QUERIES, STRAVA_QUERIES, render_query
 from datalake.reports.render import NO_DATA, render_report

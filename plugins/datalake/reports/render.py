@@ -5,12 +5,7 @@ stacked weekly columns, a growth line): no script, no web font, no CDN, so it op
 from the Airflow UI, from a mail attachment or offline, and a test can read every number in it.
 A charting library would add a dependency and a script for three simple chart shapes.
 
-Input is the report document the publish task builds (and stores next to the page as JSON)::
-
-    {"day": "2026-11-20", "generated_at": "...", "sources": {source: {
-        "kind": "inventory" | "strava", "title": ..., "values": {...} | None, "reason": ...,
-        "results": {query name: [row, ...] | None}}},
-     "history": {source: [{"day", "objects", "bytes"}, ...]}}
+Input is the report document (``datalake.reports.document``).
 """
 
 from __future__ import annotations
@@ -497,11 +492,3 @@ def render_report(report: dict[str, Any]) -> str:
         f'<p class="meta">Generated {e(report.get("generated_at", ""))} '
         "from the Athena summaries of that day.</p>" + "".join(sections) + "</main></body></html>"
     )
-
-
-def storage_totals(source: dict[str, Any]) -> dict[str, int] | None:
-    """Objects and bytes of an inventory source's day (the points of the growth chart)."""
-    classes = (source.get("results") or {}).get("inventory_storage_classes")
-    if not source.get("values") or classes is None:
-        return None
-    return {"objects": sum(r["objects"] for r in classes), "bytes": sum(r["bytes"] for r in classes)}
