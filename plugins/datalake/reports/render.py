@@ -338,3 +338,8 @@ def report_template() -> jinja2.Template:
 def render_report(report: dict[str, Any]) -> str:
     """The whole page for one day."""
     return report_template().render(report=report)
+
+
+def render_report_list(days: list[str]) -> str:
+    """The Reports page of the UI: a link to each day that has a report, newest first."""
+    return _ENV.get_template("report_list.html.j2").render(days=days)
