@@ -23,7 +23,7 @@ import jinja2
 
 NO_DATA = "No data for this day"
 
-PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777", "#475569")
+_PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777", "#475569")
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(?:UTC|Z|[+-]00:?00)?$")
 _CHAR_WIDTH = 7  # px: 12px system-ui text averages under 7px a character
 
@@ -74,7 +74,7 @@ def iso_week(value: Any) -> str:
 
 
 def _color(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
+    return _PALETTE[index % len(_PALETTE)]
 
 
 def _px(value: float) -> float:
@@ -315,7 +315,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("datalake.reports"),  # templates/ of the installed package
     autoescape=True,
     undefined=jinja2.StrictUndefined,
-    finalize=lambda value: "" if value is None else value,  # a missing value shows as nothing
+    finalize=lambda value: "" if value is None else value,  # None shows as nothing
     trim_blocks=True,
     lstrip_blocks=True,
 )
