@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from datalake.reports.operators import build_report
+from datalake.reports.document import build_report
 from datalake.reports.plan import plan_summaries
 from datalake.reports.queries import INVENTORY_QUERIES, STRAVA_QUERIES, render_query
 from datalake.reports.render import NO_DATA, render_report
@@ -157,3 +157,37 @@ def test_reports_page_refuses_anonymous_and_serves_reports_to_a_logged_in_user(
         assert client.get("/reports/day/not-a-day", headers=headers).status_code == 404
     finally:
         purge_cached_app()
+
+
+def test_names_from_the_data_show_as_text_never_as_markup():
+    evil = '<script>alert("key")</script><img src=x onerror=alert(1)>'
+    rows = [{"prefix": evil, "objects": 1, "bytes": 5}]
+    classes = [
+        {
+            "storage_class": evil,
+            "objects": 1,
+            "bytes": 5,
+            "oldest_modified": None,
+            "oldest_key": f"a/{evil}",
+            "newest_modified": None,
+            "newest_key": evil,
+            "folder_objects": 0,
+        }
+    ]
+    document = {
+        "day": "2026-11-21",
+        "sources": {
+            "inventory_x": {
+                "kind": "inventory",
+                "title": evil,
+                "values": {"dt": "2026-11-21-01-00", "previous_dt": ""},
+                "results": {"inventory_storage_classes": classes, "inventory_prefixes": rows},
+            },
+            "strava": {"kind": "strava", "title": "Training", "values": None, "reason": evil},
+        },
+    }
+    html = render_report(document).replace("<wbr>", "")  # the wrap points the page puts in keys
+    assert "<script" not in html
+    assert "<img" not in html
+    shown = html.count("&lt;script&gt;alert(&#34;key&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;")
+    assert shown == 8  # title, two table cells, two bar tooltips, two keys, the reason

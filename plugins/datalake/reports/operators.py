@@ -8,14 +8,13 @@ try started instead of paying for a second one, and the bytes scanned are logged
 ``PublishReportOperator`` reads every result back (GetQueryResults), renders the page and stores it;
 its ``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
 
-The DAG file imports this module at parse time: the renderer and the report store are imported by the
-code that runs in the task.
+The DAG file imports this module at parse time: the report document, the renderer and the report store
+are imported by the code that runs in the task.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowSkipException
@@ -23,10 +22,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
-from datalake.reports.queries import SummaryQuery, fetch_results
-
-if TYPE_CHECKING:
-    from datalake.reports.store import ReportStore
+from datalake.reports.queries import SummaryQuery
 
 REPORTS_URL_PREFIX = "/reports"
 
@@ -118,36 +114,6 @@ class DailyReportLink(BaseOperatorLink):
         return report_url(day) if day else ""
 
 
-def build_report(
-    plan: dict[str, Any],
-    outputs: dict[str, dict[str, dict[str, Any] | None]],
-    athena_client: Any,
-    store: ReportStore,
-    *,
-    generated_at: datetime | None = None,
-) -> dict[str, Any]:
-    """The report document of one day: the plan, every query's rows, and the growth history.
-
-    ``outputs`` maps source -> summary name -> the query task's return value (None when skipped).
-    """
-    from datalake.reports.render import storage_totals
-
-    day = plan["day"]
-    sources: dict[str, Any] = {}
-    for source, entry in plan["sources"].items():
-        results: dict[str, Any] = {}
-        for name, output in (outputs.get(source) or {}).items():
-            results[name] = fetch_results(athena_client, output["query_execution_id"]) if output else None
-        sources[source] = {**entry, "results": results}
-    history = store.history(day)
-    for source, entry in sources.items():
-        totals = storage_totals(entry)
-        if totals is not None:
-            history.setdefault(source, []).append({"day": day, **totals})
-    stamp = (generated_at or datetime.now(tz=UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    return {"day": day, "generated_at": stamp, "sources": sources, "history": history}
-
-
 class PublishReportOperator(BaseOperator):
     """Read the day's summary results, render the report and store it next to the results.
 
@@ -170,6 +136,7 @@ class PublishReportOperator(BaseOperator):
         self.report_day: str | None = None
 
     def execute(self, context: Any) -> str:
+        from datalake.reports.document import build_report
         from datalake.reports.render import render_report
         from datalake.reports.store import ReportStore
 

@@ -1,7 +1,7 @@
 """Where the reports live: ``s3://<reports.bucket>/<reports.prefix>/<YYYY-MM-DD>/``.
 
 Each day holds ``report.html`` (the page) and ``summary.json`` (the report document it was rendered
-from; later days read it back for the growth chart, so no query ever scans past partitions for it).
+from, see ``datalake.reports.document``; later days read it back for their growth history).
 Every call goes through the AWS connection (``S3Hook``), the same from a task and from the API server.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from collections.abc import Iterable
 from typing import Any
 
 from datalake.config import DatalakeConfig, get_config
@@ -84,17 +84,12 @@ class ReportStore:
             return None
         return json.loads(self.hook.read_key(key, self.bucket))
 
-    def history(self, day: str, days: int = 30) -> dict[str, list[dict[str, Any]]]:
-        """Per source, ``{"day", "objects", "bytes"}`` of the stored reports of the ``days`` before."""
-        from datalake.reports.render import storage_totals
-
-        end = check_day(day)
-        window = {(end - timedelta(days=offset)).isoformat() for offset in range(1, days + 1)}
-        found: dict[str, list[dict[str, Any]]] = {}
-        for past in sorted(self._stored(SUMMARY_FILE) & window):
-            document = self.read_summary(past) or {}
-            for source, entry in (document.get("sources") or {}).items():
-                totals = storage_totals(entry)
-                if totals is not None:
-                    found.setdefault(source, []).append({"day": past, **totals})
+    def read_summaries(self, days: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored summary documents of those of ``days`` that have one (one listing, then a read
+        per document found)."""
+        found = {}
+        for day in sorted(self._stored(SUMMARY_FILE) & set(days)):
+            document = self.read_summary(day)
+            if document is not None:
+                found[day] = document
         return found

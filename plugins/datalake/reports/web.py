@@ -7,18 +7,13 @@ page from S3 (through the AWS connection). Every route needs an Airflow login: a
 
 from __future__ import annotations
 
-import html
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 
+from datalake.reports.render import render_report_list
 from datalake.reports.store import ReportStore
-
-_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Reports</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#1f2937}}
-li{{margin:4px 0}}a{{color:#2563eb}}.empty{{color:#64748b}}</style></head>
-<body><h1>Daily data lake reports</h1>{body}</body></html>"""
 
 
 def _authenticated() -> Any:
@@ -46,13 +41,7 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def list_reports(store: StoreDep) -> HTMLResponse:
-        days = store.list_days()
-        if days:
-            items = "".join(f'<li><a href="day/{html.escape(d)}">{html.escape(d)}</a></li>' for d in days)
-            body = f'<p>{len(days)} day(s), newest first.</p><ul id="reports">{items}</ul>'
-        else:
-            body = '<p class="empty">No reports yet: the daily_summaries DAG writes one per day.</p>'
-        return HTMLResponse(_PAGE.format(body=body))
+        return HTMLResponse(render_report_list(store.list_days()))
 
     @app.get("/api/days")
     def list_days(store: StoreDep) -> dict[str, list[str]]:
