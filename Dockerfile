@@ -1,12 +1,37 @@
-# The official Airflow 3.3 image with this package and its pinned requirements (from uv.lock).
-FROM apache/airflow:3.3.2-python3.11
+# Two images from one file, both on the official Airflow 3.3 image:
+#   production (the default: `docker build .`): Airflow, this package's runtime requirements pinned by
+#       uv.lock, and the package itself, installed from its wheel. No harness (moto, DuckDB, sqlglot).
+#   devstack (`docker build --target devstack .`): production plus the `stack` dependency group and the
+#       devstack/ source, for docker-compose.yaml's local stand-ins and its init job only.
+# Docker builds the last stage by default, so production comes last.
 
-USER root
-COPY --chown=airflow:root . /opt/airflow/project
-USER airflow
-WORKDIR /opt/airflow/project
+# The requirement files and the wheel, made with the uv the Makefile pins (in /tmp/dist).
+FROM apache/airflow:3.3.2-python3.11 AS build
+COPY --chown=airflow:root . /tmp/src
+WORKDIR /tmp/src
 RUN pip install --no-cache-dir uv==0.13.9 \
- && uv export --frozen --no-dev --no-emit-project --no-hashes --group stack -o /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && pip install --no-cache-dir --no-deps -e .
-WORKDIR /opt/airflow
+ && mkdir -p /tmp/dist \
+ && python -m uv export --frozen --no-dev --no-default-groups --no-emit-project \
+      -o /tmp/dist/runtime-requirements.txt \
+ && python -m uv export --frozen --only-group stack --no-emit-project \
+      -o /tmp/dist/stack-requirements.txt \
+ && python -m uv build --wheel --out-dir /tmp/dist
+
+# The build stage's files are mounted for the install only: none of them stays in a layer.
+FROM apache/airflow:3.3.2-python3.11 AS runtime
+RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \
+    pip install --no-cache-dir -r /tmp/dist/runtime-requirements.txt \
+ && pip install --no-cache-dir --no-deps /tmp/dist/*.whl
+
+FROM runtime AS devstack
+RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \
+    pip install --no-cache-dir -r /tmp/dist/stack-requirements.txt
+COPY --chown=airflow:root devstack /opt/devstack/devstack
+ENV PYTHONPATH=/opt/devstack
+# docker-compose.yaml's stack-state volume: an empty named volume takes this directory's owner, so the
+# stand-ins and Airflow (uid AIRFLOW_UID, group 0) can write it.
+USER root
+RUN install -d -o airflow -g root -m 0775 /stack
+USER airflow
+
+FROM runtime AS production
