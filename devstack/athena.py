@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,6 +59,8 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+
+from devstack.credentials import ACCOUNT_ID, client
 
 log = logging.getLogger(__name__)
 
@@ -1538,15 +1539,10 @@ class LocalAthena:
     def __init__(self, endpoint_url: str, region: str, *, in_process: bool = False) -> None:
         """``in_process``: moto serves ``endpoint_url`` from this very process, so objects and catalog
         entries are read from its backends directly (writes still go through the API)."""
-        from devstack.aws import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
-
-        session = boto3.session.Session(
-            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY, region_name=region
-        )
         config = Config(retries={"max_attempts": 2}, max_pool_connections=16)
-        self.s3 = session.client("s3", endpoint_url=endpoint_url, config=config)
-        self.glue = session.client("glue", endpoint_url=endpoint_url, config=config)
-        self.athena = session.client("athena", endpoint_url=endpoint_url, config=config)
+        self.s3 = client("s3", endpoint_url, region=region, config=config)
+        self.glue = client("glue", endpoint_url, region=region, config=config)
+        self.athena = client("athena", endpoint_url, region=region, config=config)
         self._local: _InProcessS3 | None = None
         self._work_groups: Any = None
         glue_backend = None

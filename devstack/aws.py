@@ -28,26 +28,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devstack.credentials import REGION, client_environment
 from devstack.processes import announce_ready
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-REGION = "us-east-1"
-ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any credentials; nothing real here
 ATHENA_TARGET_PREFIX = "AmazonAthena."
-
-
-def client_environment(endpoint_url: str) -> dict[str, str]:
-    """Environment variables that point boto3, the aws CLI and the provider at this endpoint."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 class _AthenaRouter:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from datalake.config import get_config
-from devstack.aws import REGION, client_environment
+from devstack.credentials import aws_connection
 from devstack.stack import provision_aws, write_inventory_drops
 
 
@@ -35,14 +35,8 @@ def main() -> int:
     _airflow("db", "migrate")
     provision_aws(aws_url, config)
     write_inventory_drops(aws_url, config, today=datetime.now(UTC).date())
-    env = client_environment(aws_url)
     connections = {
-        config.aws_conn_id: {
-            "conn_type": "aws",
-            "login": env["AWS_ACCESS_KEY_ID"],
-            "password": env["AWS_SECRET_ACCESS_KEY"],
-            "extra": {"endpoint_url": aws_url, "region_name": REGION},
-        },
+        config.aws_conn_id: aws_connection(aws_url),
         config.strava.conn_id: {
             "conn_type": "strava",
             "host": os.environ["STRAVA_URL"],
