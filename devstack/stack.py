@@ -200,26 +200,51 @@ def write_inventory_drops(
     return written
 
 
+def stack_connections(
+    config: DatalakeConfig,
+    *,
+    aws_url: str,
+    strava_url: str,
+    strava: dict[str, str],
+    api_url: str,
+    api_username: str,
+    api_password: str,
+) -> dict[str, dict[str, Any]]:
+    """The connections of a local stack by id, fields as the REST API names them: the local AWS, the
+    Strava stand-in (its credentials from its state file) and the Airflow API the token task writes to."""
+    return {
+        config.aws_conn_id: aws_connection(aws_url),
+        config.strava.conn_id: {
+            "conn_type": "strava",
+            "host": strava_url,
+            "login": strava["client_id"],
+            "password": strava["client_secret"],
+            "extra": {"refresh_token": strava["refresh_token"]},
+        },
+        config.strava.airflow_api_conn_id: {
+            "conn_type": "http",
+            "host": api_url,
+            "login": api_username,
+            "password": api_password,
+        },
+    }
+
+
 def create_connections(
     airflow: AirflowServer, config: DatalakeConfig, aws_url: str, strava: dict[str, str]
 ) -> None:
     """The connections of the local stack, created through the REST API (nothing committed)."""
-    airflow.put_connection(config.aws_conn_id, **aws_connection(aws_url))
-    airflow.put_connection(
-        config.strava.conn_id,
-        conn_type="strava",
-        host=strava["base_url"],
-        login=strava["client_id"],
-        password=strava["client_secret"],
-        extra={"refresh_token": strava["refresh_token"]},
+    connections = stack_connections(
+        config,
+        aws_url=aws_url,
+        strava_url=strava["base_url"],
+        strava=strava,
+        api_url=airflow.api_url,
+        api_username=airflow.username,
+        api_password=airflow.password,
     )
-    airflow.put_connection(
-        config.strava.airflow_api_conn_id,
-        conn_type="http",
-        host=airflow.api_url,
-        login=airflow.username,
-        password=airflow.password,
-    )
+    for conn_id, fields in connections.items():
+        airflow.put_connection(conn_id, **fields)
 
 
 # -- the demo -------------------------------------------------------------------------------------------
