@@ -70,7 +70,7 @@ def _java_double(value: float) -> str:
     return f"{mantissa}E{int(exponent)}"
 
 
-def _text(value: Any, arrow_type: pa.DataType | None = None) -> str | None:
+def _text(value: Any) -> str | None:
     """A value as Athena prints it (GetQueryResults and the CSV file)."""
     if value is None:
         return None

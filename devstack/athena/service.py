@@ -414,7 +414,7 @@ class LocalAthena:
                         this=exp.to_identifier(view), alias=exp.TableAlias(this=exp.to_identifier(alias))
                     )
                 )
-            tree = annotate(tree, schema, sql)
+            tree = annotate(tree, schema)
             duck_sql = trino_semantics(tree).sql(dialect="duckdb")
             log.debug("DuckDB SQL: %s", duck_sql)
             try:

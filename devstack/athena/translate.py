@@ -104,7 +104,7 @@ def trino_semantics(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def annotate(tree: exp.Expression, schema: dict[str, dict[str, str]], sql: str) -> exp.Expression:
+def annotate(tree: exp.Expression, schema: dict[str, dict[str, str]]) -> exp.Expression:
     """Qualify columns and annotate types from the Glue schema (for Trino's integer division)."""
     try:
         qualified = qualify(
