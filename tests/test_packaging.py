@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = ROOT / ".uv" / "bin" / "uv"
@@ -85,6 +86,20 @@ def test_the_wheel_declares_the_entry_points_of_the_project(wheel, names):
     found = {group: dict(parser[group]) for group in parser.sections()}
     assert found == declared
     assert found["apache_airflow_provider"] == {"provider_info": "datalake.provider:get_provider_info"}
+
+
+def test_the_wheel_requires_nothing_of_the_stack_and_pins_no_dependency(wheel, names):
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"{_dist_info(names)}/METADATA").decode()
+    requires = [
+        Requirement(line.split(":", 1)[1])
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    assert requires, "the wheel declares no dependency"
+    assert {r.name for r in requires} & set(HARNESS) == set()
+    pinned = [str(r) for r in requires if any(s.operator in ("==", "===") for s in r.specifier)]
+    assert pinned == []  # a library installed into someone's Airflow image: ranges, not pins
 
 
 # Runs in an interpreter that sees the unpacked wheel and the venv's site-packages, nothing else: `-I -S`
