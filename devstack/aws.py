@@ -28,26 +28,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devstack.credentials import REGION, client_environment
 from devstack.processes import announce_ready
+from devstack.serving import ThreadedServer
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-REGION = "us-east-1"
-ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any credentials; nothing real here
 ATHENA_TARGET_PREFIX = "AmazonAthena."
-
-
-def client_environment(endpoint_url: str) -> dict[str, str]:
-    """Environment variables that point boto3, the aws CLI and the provider at this endpoint."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 class _AthenaRouter:
@@ -81,34 +68,32 @@ class _AthenaRouter:
         return [payload]
 
 
-class LocalAws:
+class LocalAws(ThreadedServer):
     """The local AWS endpoint, served from a thread of the current process.
 
     >>> with LocalAws() as aws:  # doctest: +SKIP
     ...     boto3.client("s3", endpoint_url=aws.endpoint_url).list_buckets()
     """
 
+    thread_name = "local-aws"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, athena: bool = True) -> None:
         self.host = host
         self.port = port
         self.with_athena = athena
         self._router = _AthenaRouter(DomainDispatcherApplication(create_backend_app))
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LocalAws is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
 
-    def start(self) -> str:
-        self._server = make_server(
+    def build_server(self) -> BaseWSGIServer:
+        return make_server(
             self.host, self.port, self._router, threaded=True, request_handler=MotoRequestHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
-        self._thread.start()
+
+    def start(self) -> str:
+        super().start()
         if self.with_athena:
             from devstack.athena import LocalAthena
 
@@ -119,20 +104,7 @@ class LocalAws:
         if self._router.athena is not None:
             self._router.athena.close()
             self._router.athena = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> LocalAws:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
 
 def main(argv: list[str] | None = None) -> int:

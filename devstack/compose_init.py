@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from datalake.config import get_config
-from devstack.aws import REGION, client_environment
-from devstack.stack import provision_aws, write_inventory_drops
+from devstack.stack import provision_aws, stack_connections, write_inventory_drops
 
 
 def _airflow(*args: str) -> None:
@@ -35,28 +34,15 @@ def main() -> int:
     _airflow("db", "migrate")
     provision_aws(aws_url, config)
     write_inventory_drops(aws_url, config, today=datetime.now(UTC).date())
-    env = client_environment(aws_url)
-    connections = {
-        config.aws_conn_id: {
-            "conn_type": "aws",
-            "login": env["AWS_ACCESS_KEY_ID"],
-            "password": env["AWS_SECRET_ACCESS_KEY"],
-            "extra": {"endpoint_url": aws_url, "region_name": REGION},
-        },
-        config.strava.conn_id: {
-            "conn_type": "strava",
-            "host": os.environ["STRAVA_URL"],
-            "login": strava["client_id"],
-            "password": strava["client_secret"],
-            "extra": {"refresh_token": strava["refresh_token"]},
-        },
-        config.strava.airflow_api_conn_id: {
-            "conn_type": "http",
-            "host": "http://airflow-apiserver:8080",
-            "login": "admin",
-            "password": admin_password,
-        },
-    }
+    connections = stack_connections(
+        config,
+        aws_url=aws_url,
+        strava_url=os.environ["STRAVA_URL"],
+        strava=strava,
+        api_url="http://airflow-apiserver:8080",
+        api_username="admin",
+        api_password=admin_password,
+    )
     for conn_id, fields in connections.items():
         subprocess.run(["airflow", "connections", "delete", conn_id], check=False, capture_output=True)
         _airflow("connections", "add", conn_id, "--conn-json", json.dumps(fields))

@@ -24,11 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from datalake.config import DatalakeConfig, get_config
 from devstack.airflow import AirflowServer
-from devstack.aws import ACCOUNT_ID, REGION, client_environment
+from devstack.credentials import ACCOUNT_ID, REGION, aws_connection, client, client_environment
 from devstack.processes import group_alive, python_module, spawn_until_ready, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,14 +82,7 @@ class Stack:
     def aws_client(self, service: str) -> Any:
         if self.state is None:
             raise RuntimeError("the stack is not running")
-        env = client_environment(self.state.aws_url)
-        return boto3.client(
-            service,
-            endpoint_url=self.state.aws_url,
-            region_name=REGION,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+        return client(service, self.state.aws_url)
 
     # -- up / down -------------------------------------------------------------------------------------
     def up(self) -> StackState:
@@ -175,26 +166,15 @@ class Stack:
 
 
 # -- provisioning ---------------------------------------------------------------------------------------
-def _client(service: str, endpoint_url: str) -> Any:
-    env = client_environment(endpoint_url)
-    return boto3.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
     """Buckets, the alert topic with an SQS queue subscribed (so alerts can be read back)."""
-    s3 = _client("s3", endpoint_url)
+    s3 = client("s3", endpoint_url)
     buckets = {config.lake.bucket, config.athena.results_bucket, config.reports.bucket}
     buckets |= {inv.destination_bucket for inv in config.inventories}
     for bucket in sorted(buckets):
         s3.create_bucket(Bucket=bucket)
     if config.alerts.sns_topic_arn:
-        sns, sqs = _client("sns", endpoint_url), _client("sqs", endpoint_url)
+        sns, sqs = client("sns", endpoint_url), client("sqs", endpoint_url)
         topic_arn = sns.create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
         sqs.create_queue(QueueName=ALERT_QUEUE)
         queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{ALERT_QUEUE}"
@@ -210,7 +190,7 @@ def write_inventory_drops(
     """
     from devstack.inventory_drops import write_config_drop
 
-    s3 = _client("s3", endpoint_url)
+    s3 = client("s3", endpoint_url)
     written = []
     for inv in config.inventories:
         for back in range(days, -1, -1):
@@ -220,33 +200,51 @@ def write_inventory_drops(
     return written
 
 
+def stack_connections(
+    config: DatalakeConfig,
+    *,
+    aws_url: str,
+    strava_url: str,
+    strava: dict[str, str],
+    api_url: str,
+    api_username: str,
+    api_password: str,
+) -> dict[str, dict[str, Any]]:
+    """The connections of a local stack by id, fields as the REST API names them: the local AWS, the
+    Strava stand-in (its credentials from its state file) and the Airflow API the token task writes to."""
+    return {
+        config.aws_conn_id: aws_connection(aws_url),
+        config.strava.conn_id: {
+            "conn_type": "strava",
+            "host": strava_url,
+            "login": strava["client_id"],
+            "password": strava["client_secret"],
+            "extra": {"refresh_token": strava["refresh_token"]},
+        },
+        config.strava.airflow_api_conn_id: {
+            "conn_type": "http",
+            "host": api_url,
+            "login": api_username,
+            "password": api_password,
+        },
+    }
+
+
 def create_connections(
     airflow: AirflowServer, config: DatalakeConfig, aws_url: str, strava: dict[str, str]
 ) -> None:
     """The connections of the local stack, created through the REST API (nothing committed)."""
-    env = client_environment(aws_url)
-    airflow.put_connection(
-        config.aws_conn_id,
-        conn_type="aws",
-        login=env["AWS_ACCESS_KEY_ID"],
-        password=env["AWS_SECRET_ACCESS_KEY"],
-        extra={"endpoint_url": aws_url, "region_name": REGION},
+    connections = stack_connections(
+        config,
+        aws_url=aws_url,
+        strava_url=strava["base_url"],
+        strava=strava,
+        api_url=airflow.api_url,
+        api_username=airflow.username,
+        api_password=airflow.password,
     )
-    airflow.put_connection(
-        config.strava.conn_id,
-        conn_type="strava",
-        host=strava["base_url"],
-        login=strava["client_id"],
-        password=strava["client_secret"],
-        extra={"refresh_token": strava["refresh_token"]},
-    )
-    airflow.put_connection(
-        config.strava.airflow_api_conn_id,
-        conn_type="http",
-        host=airflow.api_url,
-        login=airflow.username,
-        password=airflow.password,
-    )
+    for conn_id, fields in connections.items():
+        airflow.put_connection(conn_id, **fields)
 
 
 # -- the demo -------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from devstack.processes import announce_ready
+from devstack.serving import ThreadedServer
 
 log = logging.getLogger(__name__)
 
@@ -430,12 +431,15 @@ def _redact(query: dict[str, str]) -> dict[str, str]:
     return {k: ("***" if k in _SENSITIVE else v) for k, v in query.items()}
 
 
-class StravaStandIn:
+class StravaStandIn(ThreadedServer):
     """The Strava API stand-in, served from threads of the current process.
 
     >>> with StravaStandIn(seed_activities(50)) as strava:  # doctest: +SKIP
     ...     requests.post(f"{strava.base_url}/oauth/token", data={...}, timeout=10)
     """
+
+    thread_name = "strava-stand-in"
+    poll_interval = 0.05
 
     def __init__(
         self,
@@ -477,43 +481,24 @@ class StravaStandIn:
         self._windows = (-1, -1)  # (15-min window index, day index)
         self._read_usage = [0, 0]
         self._overall_usage = [0, 0]
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("StravaStandIn is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
+
+    def build_server(self) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        server.daemon_threads = True
+        return server
 
     def start(self) -> str:
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="strava-stand-in", daemon=True
-        )
-        self._thread.start()
-        return self.base_url
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()  # wakes slow answers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> StravaStandIn:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     def __repr__(self) -> str:  # never the secrets
         where = self.base_url if self._server is not None else "stopped"

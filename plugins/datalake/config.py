@@ -16,8 +16,12 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-INCLUDE_DIR = PROJECT_ROOT / "include"
+# An installed wheel carries the SQL and the default configuration inside the package (datalake/include/);
+# in the source tree (a checkout, an editable install) they are the repo's include/.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+INCLUDE_DIR = _PACKAGE_DIR / "include"
+if not INCLUDE_DIR.is_dir():
+    INCLUDE_DIR = _PACKAGE_DIR.parents[1] / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 DEFAULT_CONFIG_PATH = INCLUDE_DIR / "datalake.yaml"
 CONFIG_ENV_VAR = "DATALAKE_CONFIG"
