@@ -22,6 +22,9 @@ FROM apache/airflow:3.3.2-python3.11 AS runtime
 RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \
     pip install --no-cache-dir -r /tmp/dist/runtime-requirements.txt \
  && pip install --no-cache-dir --no-deps /tmp/dist/*.whl
+# Airflow's local settings ($AIRFLOW_HOME/config is on every Airflow process's path): they pre-import
+# what the dag-processor's parsers need (datalake.parsing).
+COPY --chown=airflow:root config/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
 
 FROM runtime AS devstack
 RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \

@@ -75,6 +75,9 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "PYTHONUNBUFFERED": "1",
             # standalone starts its components as `airflow ...`: this venv's airflow comes first
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            # the project's Airflow local settings (config/airflow_local_settings.py): what every
+            # Airflow process imports at start, so the dag-processor forks its parsers warm
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "config"), env.get("PYTHONPATH")) if p),
         }
     )
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)

@@ -369,3 +369,10 @@ def test_the_header_says_how_to_run_each_mode(compose):
     assert f"{variable}=CeleryExecutor" in header
     assert "--profile celery" in header
     assert "--scale airflow-worker=" in header
+
+
+def test_the_production_image_carries_the_airflow_local_settings_that_pre_import_for_parsing(stages):
+    copies = [_copy(args) for keyword, args in _image(stages) if keyword == "COPY"]
+    settings = ("config/airflow_local_settings.py",)
+    assert (settings, "/opt/airflow/config/airflow_local_settings.py") in copies
+    assert "datalake.parsing" in (ROOT / settings[0]).read_text()

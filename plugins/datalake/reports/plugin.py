@@ -1,5 +1,8 @@
 """Airflow plugin: the "Reports" page in the UI and the "Daily report" button of the summaries DAG.
 
+Airflow finds it through the distribution's ``airflow.plugins`` entry point (``pyproject.toml``), so
+installing the package is all a deployment needs; nothing is copied into a plugins folder.
+
 - ``fastapi_apps``: the reports app (``datalake.reports.web``) mounted by the API server at /reports,
   behind Airflow's own login.
 - ``external_views``: a "Reports" entry in the navigation that shows /reports/ inside the UI.
