@@ -43,12 +43,8 @@ fix: env
 	$(VENV)/bin/ruff format .
 
 ## test: lint, then the whole test suite (starts and stops its own local servers)
-# The Strava tests run in a pytest process of their own: they read connections from the metadata DB
-# as the API server does, and an earlier in-process dag.test() leaves Task SDK state behind that
-# makes those lookups miss.
 test: lint browser
-	$(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/strava
-	$(PY) -m pytest $(PYTEST_ARGS) tests/strava
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## demo: start the embedded stack, run every DAG for a real interval, summarise (DEMO_EXIT=1 to stop after)
 demo: env

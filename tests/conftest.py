@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="datalake-test-airflow-")
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     {
+        # One Fernet key for the session, set before Airflow first reads it: this process caches its
+        # Fernet on first use, and the Airflow processes the tests start (api-server, airflow dags test)
+        # must encrypt and decrypt connections with the very same key.
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         "AIRFLOW_HOME": _AIRFLOW_HOME,
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -57,7 +62,7 @@ def dagbag() -> object:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The alert tests run last: they run DAGs in this process as the dag-processor would (a server
-    process context), and Airflow keeps process-wide state from that which changes how later tests
-    in the same process resolve connections."""
+    """The alert tests run last: they serialize the project's DAGs into the session's metadata DB under
+    a configuration of their own, whose Asset URIs differ from the default's, and a later
+    ``airflow dags test`` of the default configuration would find those assets' names taken."""
     items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())

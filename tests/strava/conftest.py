@@ -68,12 +68,7 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
     home = Path(os.environ["AIRFLOW_HOME"])
     airflow = str(Path(sys.executable).with_name("airflow"))
     port = free_port()
-    # Both processes must encrypt connection passwords and extras with the same key.
-    from cryptography.fernet import Fernet
-
-    saved_key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
-    os.environ["AIRFLOW__CORE__FERNET_KEY"] = saved_key or Fernet.generate_key().decode()
-    env = dict(os.environ)
+    env = dict(os.environ)  # the session's Fernet key included (tests/conftest.py)
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     env.update(
         {
@@ -112,8 +107,6 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
         yield ApiServer(url, "admin", password)
     finally:
         stop_group(proc.pid)
-        if saved_key is None:
-            os.environ.pop("AIRFLOW__CORE__FERNET_KEY", None)
 
 
 @pytest.fixture
