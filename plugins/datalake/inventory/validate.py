@@ -1,9 +1,10 @@
 """Check a drop before Athena can see it: each problem gets its own error, naming the object at fault.
 
-The checks, in order: ``manifest.checksum`` is the MD5 of ``manifest.json``; every data file the
-manifest lists exists with the listed size (and, for single-part uploads, the listed MD5); the
-``symlink.txt`` of the drop lists exactly those files; the manifest's columns fit the table.
-Nothing here writes anything.
+The checks, in order: ``manifest.checksum`` is the MD5 of ``manifest.json``; the manifest is well
+formed (every field of its type), of the configured format and for the configured source and
+destination buckets; every data file it lists exists with the listed size (and, for single-part
+uploads, the listed MD5); the ``symlink.txt`` of the drop lists exactly those files; the manifest's
+columns fit the table. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from botocore.exceptions import ClientError
 from datalake.config import InventoryConfig
 from datalake.inventory.layout import DropRef
 from datalake.inventory.manifest import Manifest, ManifestError, parse_manifest
+
+# Reads of a drop's small objects are capped: anything larger is not what its name says, and would be
+# read into the worker's memory. A manifest holds about 200 bytes per data file, so 16 MiB is about
+# 80,000 data files (a drop has a handful to a few thousand); symlink.txt lists the same files, one
+# s3:// URI (about 120 bytes) a line; manifest.checksum is 32 hex digits and a newline.
+MANIFEST_LIMIT = 16 * 1024 * 1024
+SYMLINK_LIMIT = 16 * 1024 * 1024
+CHECKSUM_LIMIT = 1024
 
 
 class DropValidationError(ValueError):
@@ -51,6 +60,14 @@ class WrongFormat(DropValidationError):
     pass
 
 
+class WrongBucket(DropValidationError):
+    pass
+
+
+class BadManifest(DropValidationError):
+    pass
+
+
 @dataclass(frozen=True)
 class ValidDrop:
     """What the next steps need of a checked drop (JSON-able through :meth:`as_dict`)."""
@@ -75,13 +92,23 @@ def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
-def _get(s3: Any, drop: DropRef, key: str, missing: type[DropValidationError], what: str) -> bytes:
+def _get(
+    s3: Any, drop: DropRef, key: str, missing: type[DropValidationError], what: str, limit: int
+) -> bytes:
+    """The object's bytes, refused unread when it is larger than ``limit``."""
     try:
-        return s3.get_object(Bucket=drop.bucket, Key=key)["Body"].read()
+        answer = s3.get_object(Bucket=drop.bucket, Key=key)
     except ClientError as exc:
         if _missing(exc):
             raise missing(f"drop {drop.folder}: {what} {drop.uri(key)} is missing") from None
         raise
+    with answer["Body"] as body:
+        if answer["ContentLength"] > limit:
+            raise DropValidationError(
+                f"drop {drop.folder}: {what} {drop.uri(key)} has {answer['ContentLength']} bytes, more "
+                f"than a {what} can have ({limit})"
+            )
+        return body.read(limit + 1)
 
 
 def check_checksum(drop: DropRef, manifest_raw: bytes, checksum_raw: bytes) -> None:
@@ -96,13 +123,22 @@ def check_checksum(drop: DropRef, manifest_raw: bytes, checksum_raw: bytes) -> N
         )
 
 
+def check_buckets(inv: InventoryConfig, drop: DropRef, manifest: Manifest) -> None:
+    """The manifest is an inventory of the configured source bucket, delivered where it was found."""
+    where = f"drop {drop.folder}: {drop.uri(drop.manifest_key)}"
+    if manifest.source_bucket != inv.source_bucket:
+        raise WrongBucket(
+            f"{where} is an inventory of bucket {manifest.source_bucket!r}; inventory {inv.name!r} is "
+            f"configured for source_bucket {inv.source_bucket!r}"
+        )
+    if manifest.destination_bucket != drop.bucket:
+        raise WrongBucket(
+            f"{where} names destination bucket {manifest.destination_bucket!r}, not {drop.bucket!r}"
+        )
+
+
 def check_data_files(s3: Any, drop: DropRef, manifest: Manifest) -> None:
     """One HEAD per data file of this drop (the cost follows the drop's size, never the history)."""
-    if manifest.destination_bucket and manifest.destination_bucket != drop.bucket:
-        raise DropValidationError(
-            f"drop {drop.folder}: {drop.uri(drop.manifest_key)} names destination bucket "
-            f"{manifest.destination_bucket!r}, not {drop.bucket!r}"
-        )
     for f in manifest.files:
         try:
             head = s3.head_object(Bucket=drop.bucket, Key=f.key)
@@ -125,7 +161,7 @@ def check_data_files(s3: Any, drop: DropRef, manifest: Manifest) -> None:
 
 
 def check_symlink(s3: Any, drop: DropRef, manifest: Manifest) -> None:
-    raw = _get(s3, drop, drop.symlink_key, MissingSymlink, "symlink file")
+    raw = _get(s3, drop, drop.symlink_key, MissingSymlink, "symlink file", SYMLINK_LIMIT)
     listed = [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
     expected = {drop.uri(f.key) for f in manifest.files}
     extra = sorted(set(listed) - expected)
@@ -183,18 +219,19 @@ def validate_drop(
     table_columns: list[tuple[str, str]] | None = None,
 ) -> ValidDrop:
     """Run every check on ``drop``; raise the first :class:`DropValidationError` found."""
-    checksum_raw = _get(s3, drop, drop.checksum_key, DropValidationError, "manifest checksum")
-    manifest_raw = _get(s3, drop, drop.manifest_key, DropValidationError, "manifest")
+    checksum_raw = _get(s3, drop, drop.checksum_key, DropValidationError, "manifest checksum", CHECKSUM_LIMIT)
+    manifest_raw = _get(s3, drop, drop.manifest_key, DropValidationError, "manifest", MANIFEST_LIMIT)
     check_checksum(drop, manifest_raw, checksum_raw)
     try:
         manifest = parse_manifest(manifest_raw, drop.uri(drop.manifest_key))
     except ManifestError as exc:
-        raise DropValidationError(str(exc)) from None
+        raise BadManifest(str(exc)) from None
     if manifest.file_format != inv.format:
         raise WrongFormat(
             f"drop {drop.folder}: {drop.uri(drop.manifest_key)} is a {manifest.file_format} report; "
             f"inventory {inv.name!r} is configured as {inv.format}"
         )
+    check_buckets(inv, drop, manifest)
     check_data_files(s3, drop, manifest)
     check_symlink(s3, drop, manifest)
     new = check_schema(drop, manifest.columns, table_columns, manifest.file_format)
