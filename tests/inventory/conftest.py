@@ -125,3 +125,17 @@ def rewrite_manifest(s3: Any, drop: Any, change: Callable[[dict[str, Any]], Any]
     digest = hashlib.md5(raw, usedforsecurity=False).hexdigest()
     s3.put_object(Bucket=drop.destination_bucket, Key=drop.checksum_key, Body=digest.encode())
     return raw
+
+
+def replace_data_file(s3: Any, drop: Any, index: int, body: bytes) -> str:
+    """Put ``body`` in place of the drop's data file ``index`` with a manifest that lists its size and MD5
+    (checksum consistent): only the file's content can tell it apart; returns the file's key."""
+    key = drop.data_keys[index]
+    s3.put_object(Bucket=drop.destination_bucket, Key=key, Body=body)
+
+    def relist(doc: dict[str, Any]) -> None:
+        entry = next(f for f in doc["files"] if f["key"] == key)
+        entry.update(size=len(body), MD5checksum=hashlib.md5(body, usedforsecurity=False).hexdigest())
+
+    rewrite_manifest(s3, drop, relist)
+    return key

@@ -201,6 +201,15 @@ _ORC_TYPES = {
 }
 
 
+def parquet_type(physical: str, annotation: str = "") -> str | None:
+    """The Athena type of a Parquet column: its physical type as the schema language or pyarrow spells
+    it (``int64``, ``BYTE_ARRAY``) and its annotation (``TIMESTAMP(MILLIS,true)``, ``TIMESTAMP_MILLIS``)."""
+    athena = _PARQUET_TYPES.get({"byte_array": "binary"}.get(physical.lower(), physical.lower()))
+    if athena is not None and annotation.upper().startswith("TIMESTAMP"):
+        return "bigint"  # epoch milliseconds, as the S3 documentation declares it
+    return athena
+
+
 def column_name(field: str) -> str:
     """A report field name as a column: ``LastModifiedDate`` / ``last_modified_date`` -> the latter."""
     name = field.strip().strip('"')
@@ -230,11 +239,9 @@ def schema_columns(file_format: str, file_schema: str, where: str = "manifest") 
             raise ManifestError(f"{where}: nested Parquet groups in fileSchema are not supported")
         columns = []
         for _rep, ptype, name, annotation in _PARQUET_FIELD.findall(body):
-            athena = _PARQUET_TYPES.get(ptype.lower())
+            athena = parquet_type(ptype, annotation)
             if athena is None:
                 raise ManifestError(f"{where}: Parquet type {ptype!r} of field {name!r} is not supported")
-            if annotation.upper().startswith("TIMESTAMP"):
-                athena = "bigint"  # epoch milliseconds, as the S3 documentation declares it
             columns.append((column_name(name), athena))
         return _checked(columns, where)
     if file_format == "ORC":
