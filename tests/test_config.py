@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
-from datalake.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
+from datalake.config import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    DatalakeConfig,
+    load_config,
+    parse_config,
+)
 from tests.dags import DAGS, parse_dags
 from tests.environment import environment
 
@@ -254,6 +262,20 @@ def test_a_file_of_the_wrong_shape_is_refused_by_name(
     raw = copy.deepcopy(DEFAULT)
     change(raw)
     assert _error(raw).problems == (problem,)
+
+
+def test_every_field_of_the_configuration_declares_the_rule_its_key_is_checked_by() -> None:
+    """A field added without a rule would not be read from the file at all (its key: "unknown")."""
+    unruled, todo = [], [DatalakeConfig]
+    while todo:
+        cls = todo.pop()
+        for spec in fields(cls):
+            nested = spec.metadata.get("section") or spec.metadata.get("sections")
+            if nested:
+                todo.append(nested)
+            elif "rule" not in spec.metadata and (cls, spec.name) != (DatalakeConfig, "source"):
+                unruled.append(f"{cls.__name__}.{spec.name}")
+    assert unruled == []
 
 
 def test_a_file_that_is_not_a_mapping_is_refused() -> None:
