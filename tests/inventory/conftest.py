@@ -3,11 +3,12 @@ metadata DB, and one fresh inventory configuration (own prefix, own table) per t
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -112,3 +113,29 @@ def athena_rows(athena: Any, sql: str, database: str) -> list[list[str | None]]:
         for row in page["ResultSet"]["Rows"]:
             rows.append([d.get("VarCharValue") for d in row["Data"]])
     return rows[1:]
+
+
+def rewrite_manifest(s3: Any, drop: Any, change: Callable[[dict[str, Any]], Any]) -> bytes:
+    """Apply ``change`` to the drop's ``manifest.json`` and write a ``manifest.checksum`` that matches,
+    as a drop that is consistent but wrong would be; returns the manifest written."""
+    doc = json.loads(s3.get_object(Bucket=drop.destination_bucket, Key=drop.manifest_key)["Body"].read())
+    change(doc)
+    raw = json.dumps(doc).encode()
+    s3.put_object(Bucket=drop.destination_bucket, Key=drop.manifest_key, Body=raw)
+    digest = hashlib.md5(raw, usedforsecurity=False).hexdigest()
+    s3.put_object(Bucket=drop.destination_bucket, Key=drop.checksum_key, Body=digest.encode())
+    return raw
+
+
+def replace_data_file(s3: Any, drop: Any, index: int, body: bytes) -> str:
+    """Put ``body`` in place of the drop's data file ``index`` with a manifest that lists its size and MD5
+    (checksum consistent): only the file's content can tell it apart; returns the file's key."""
+    key = drop.data_keys[index]
+    s3.put_object(Bucket=drop.destination_bucket, Key=key, Body=body)
+
+    def relist(doc: dict[str, Any]) -> None:
+        entry = next(f for f in doc["files"] if f["key"] == key)
+        entry.update(size=len(body), MD5checksum=hashlib.md5(body, usedforsecurity=False).hexdigest())
+
+    rewrite_manifest(s3, drop, relist)
+    return key

@@ -11,10 +11,10 @@ import pytest
 
 from datalake.inventory import ddl, partitions
 from datalake.inventory.repair import repair_inventory
-from devstack.inventory_drops import write_config_drop
+from devstack.inventory_drops import serialise, write_config_drop
 from tests.dags import run_dag
 
-from .conftest import athena_rows
+from .conftest import athena_rows, replace_data_file
 
 DAY = date(2026, 11, 2)
 FAST = timedelta(seconds=1)
@@ -99,16 +99,18 @@ def test_no_drop_by_the_deadline_fails_the_run(dag_module: Any, glue: Any, inv: 
     assert _partitions(glue, late) == []
 
 
-@pytest.mark.parametrize("corrupt", ["checksum", "missing_symlink"])
+@pytest.mark.parametrize("corrupt", ["checksum", "missing_symlink", "not_parquet"])
 def test_a_corrupt_drop_fails_validation_and_registers_nothing(
     dag_module: Any, s3: Any, glue: Any, inv: Any, corrupt: str
 ) -> None:
-    """(Every kind of corruption and its message: test_validate.py.)"""
+    """(Every kind of corruption and its message: test_validate.py, test_data_files.py.)"""
     drop = _write(s3, inv, n=20)
     if corrupt == "checksum":
         s3.put_object(Bucket=drop.destination_bucket, Key=drop.checksum_key, Body=b"f" * 32)
-    else:
+    elif corrupt == "missing_symlink":
         s3.delete_object(Bucket=drop.destination_bucket, Key=drop.symlink_key)
+    else:  # a data file that is gzip'd CSV, with a manifest (and checksum) that agree with it
+        replace_data_file(s3, drop, 0, serialise(drop.table, "CSV"))
     state, tasks = _run(dag_module, inv, DAY)
     assert state == "failed"
     assert tasks["validate_drop"] == "failed"

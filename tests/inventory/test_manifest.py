@@ -69,7 +69,7 @@ def test_manifest_destination_arn_is_read_as_a_bucket_name() -> None:
             "creationTimestamp": "1620147401000",
             "fileFormat": "Parquet",
             "fileSchema": PARQUET_SCHEMA,
-            "files": [{"key": "p/data/a.parquet", "size": 10, "MD5checksum": "x"}],
+            "files": [{"key": "p/data/a.parquet", "size": 10, "MD5checksum": "0" * 32}],
         }
     ).encode()
     manifest = parse_manifest(raw, "m")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import re
 from datetime import date
 from typing import Any
 
@@ -11,7 +10,10 @@ import pytest
 
 from datalake.inventory.layout import DropRef
 from datalake.inventory.validate import (
+    CHECKSUM_LIMIT,
+    MANIFEST_LIMIT,
     ChecksumMismatch,
+    DropValidationError,
     MissingDataFile,
     MissingSymlink,
     SchemaDrift,
@@ -20,6 +22,8 @@ from datalake.inventory.validate import (
     validate_drop,
 )
 from devstack.inventory_drops import DEFAULT_FIELDS, write_config_drop
+
+from .conftest import rewrite_manifest
 
 DAY = date(2026, 11, 2)
 
@@ -32,15 +36,6 @@ def _write(s3: Any, inv: Any, **kwargs: Any) -> Any:
 
 def _ref(inv: Any, drop: Any) -> DropRef:
     return DropRef(inv.destination_bucket, inv.base_prefix, drop.manifest_key.rsplit("/", 2)[-2])
-
-
-def _rewrite_manifest(s3: Any, drop: Any, change: Any) -> None:
-    doc = json.loads(s3.get_object(Bucket=drop.destination_bucket, Key=drop.manifest_key)["Body"].read())
-    change(doc)
-    raw = json.dumps(doc).encode()
-    s3.put_object(Bucket=drop.destination_bucket, Key=drop.manifest_key, Body=raw)
-    digest = hashlib.md5(raw, usedforsecurity=False).hexdigest()
-    s3.put_object(Bucket=drop.destination_bucket, Key=drop.checksum_key, Body=digest.encode())
 
 
 def test_a_complete_drop_passes_with_the_columns_of_its_file_schema(s3: Any, inv: Any) -> None:
@@ -121,7 +116,122 @@ def test_a_csv_drop_reordering_its_fields_is_drift(s3: Any, inv: Any) -> None:
         names[0], names[1] = names[1], names[0]
         doc["fileSchema"] = ", ".join(names)
 
-    _rewrite_manifest(s3, drop, swap)
+    rewrite_manifest(s3, drop, swap)
     table = [("bucket", "string"), ("key", "string")]
     with pytest.raises(SchemaDrift, match="reads them by position"):
         validate_drop(s3, csv, _ref(csv, drop), table)
+
+
+# --- a manifest whose checksum is right but whose content is not --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda doc: doc.update(files=5),
+            "<where>: files must be a list of {key, size, MD5checksum}, got the number 5",
+        ),
+        (lambda doc: doc.update(files=[]), "<where> lists no data files"),
+        (
+            lambda doc: doc["files"].append("data/x.parquet"),
+            "<where>: files[2] must be an object {key, size, MD5checksum}, got 'data/x.parquet'",
+        ),
+        (
+            lambda doc: doc["files"][0].update(key=5),
+            "<where>: files[0].key must be a non-empty string, got the number 5",
+        ),
+        (
+            lambda doc: doc["files"][1].update(key=doc["files"][0]["key"]),
+            "<where>: files[1].key '<key0>' is files[0]'s key too",
+        ),
+        (
+            lambda doc: doc["files"][1].update(size=-1),
+            "<where>: files[1].size must be a whole number of bytes, 0 or more, got the number -1",
+        ),
+        (
+            lambda doc: doc["files"][0].update(size="1024"),
+            "<where>: files[0].size must be a whole number of bytes, 0 or more, got '1024'",
+        ),
+        (
+            lambda doc: doc["files"][0].update(size=True),
+            "<where>: files[0].size must be a whole number of bytes, 0 or more, got true/false",
+        ),
+        (
+            lambda doc: doc["files"][0].update(MD5checksum=None),
+            "<where>: files[0].MD5checksum must be 32 hex digits, got null",
+        ),
+        (
+            lambda doc: doc.update(fileSchema=["bucket", "key"]),
+            "<where>: fileSchema must be a non-empty string, got a list",
+        ),
+        (lambda doc: doc.update(fileFormat=["Parquet"]), "<where>: unknown fileFormat a list"),
+        (
+            lambda doc: doc.update(sourceBucket={"name": "media-prod"}),
+            "<where>: sourceBucket must name a bucket, got an object",
+        ),
+        (
+            lambda doc: doc.update(destinationBucket=""),
+            "<where>: destinationBucket must name a bucket, got ''",
+        ),
+        (
+            lambda doc: doc.update(destinationBucket="arn:aws:s3:::"),
+            "<where>: destinationBucket must name a bucket, got 'arn:aws:s3:::'",
+        ),
+        (
+            lambda doc: doc.update(creationTimestamp="yesterday"),
+            "<where>: creationTimestamp must be epoch milliseconds, got 'yesterday'",
+        ),
+    ],
+)
+def test_a_manifest_with_the_right_checksum_but_wrong_types_is_refused_naming_it(
+    s3: Any, inv: Any, change: Any, problem: str
+) -> None:
+    drop = _write(s3, inv)
+    rewrite_manifest(s3, drop, change)
+    expected = problem.replace("<where>", drop.uri(drop.manifest_key)).replace("<key0>", drop.data_keys[0])
+    with pytest.raises(DropValidationError, match=f"^{re.escape(expected)}$"):
+        validate_drop(s3, inv, _ref(inv, drop))
+
+
+def test_a_manifest_of_another_source_bucket_is_refused(s3: Any, inv: Any) -> None:
+    drop = _write(s3, inv)
+    rewrite_manifest(s3, drop, lambda doc: doc.update(sourceBucket="other-bucket"))
+    with pytest.raises(
+        DropValidationError,
+        match=rf"manifest\.json is an inventory of bucket 'other-bucket'; inventory '{inv.name}' is "
+        rf"configured for source_bucket '{inv.source_bucket}'",
+    ):
+        validate_drop(s3, inv, _ref(inv, drop))
+
+
+def test_a_manifest_naming_another_destination_bucket_is_refused(s3: Any, inv: Any) -> None:
+    drop = _write(s3, inv)
+    rewrite_manifest(s3, drop, lambda doc: doc.update(destinationBucket="arn:aws:s3:::elsewhere"))
+    with pytest.raises(
+        DropValidationError, match=rf"names destination bucket 'elsewhere', not '{inv.destination_bucket}'"
+    ):
+        validate_drop(s3, inv, _ref(inv, drop))
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"), [("manifest", MANIFEST_LIMIT), ("manifest checksum", CHECKSUM_LIMIT)]
+)
+def test_a_manifest_or_checksum_larger_than_its_cap_is_refused_unread(
+    s3: Any, inv: Any, name: str, limit: int
+) -> None:
+    drop = _write(s3, inv)
+    if name == "manifest":
+        body = rewrite_manifest(s3, drop, lambda doc: doc.update(padding=" " * limit))
+        key = drop.manifest_key
+    else:
+        digest = s3.get_object(Bucket=drop.destination_bucket, Key=drop.checksum_key)["Body"].read()
+        body = digest.strip() + b" " * limit
+        key = drop.checksum_key
+        s3.put_object(Bucket=drop.destination_bucket, Key=key, Body=body)
+    with pytest.raises(
+        DropValidationError,
+        match=rf"{name} {re.escape(drop.uri(key))} has {len(body)} bytes, more than a {name} can have "
+        rf"\({limit}\)",
+    ):
+        validate_drop(s3, inv, _ref(inv, drop))
