@@ -179,7 +179,9 @@ def _task_source(task: Any, var: str, indent: str) -> list[str]:
     kind = _kind(task)
     if kind == "athena":
         return [
-            f"{indent}{var} = AthenaOperator({arguments}, query='SELECT 1', database='db', "
+            # the same query: a .sql file's path is read and templated at parse time, as SQL kept in
+            # files costs any DAG that keeps it there
+            f"{indent}{var} = AthenaOperator({arguments}, query={task.query!r}, database='db', "
             f"output_location='s3://bucket/results/', workgroup='primary', sleep_time=2, "
             f"params={dict(task.params.dump())!r})"
         ]

@@ -304,3 +304,18 @@ def test_a_broken_configuration_is_one_import_error_per_dag_file_ending_in_the_m
     with environment(**{CONFIG_ENV_VAR: str(bad), "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False"}):
         bag = parse_dags()
     assert bag.import_errors == dict.fromkeys(files, message)
+
+
+def test_the_configuration_is_read_again_once_its_file_changes_and_only_then(tmp_path) -> None:
+    from datalake.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, get_config
+    from tests.environment import environment
+
+    path = tmp_path / "datalake.yaml"
+    path.write_text(DEFAULT_CONFIG_PATH.read_text())
+    with environment(**{CONFIG_ENV_VAR: str(path)}):
+        first = get_config()
+        assert get_config() is first  # unchanged file: what was read is reused
+        path.write_text(path.read_text().replace("owner: data-platform", "owner: storage-team"))
+        second = get_config()
+        assert (first.owner, second.owner) == ("data-platform", "storage-team")
+        assert get_config() is second

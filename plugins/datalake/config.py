@@ -12,7 +12,6 @@ e.g. ``inventories[1].table: must match [a-z][a-z0-9_]*, got 'media;drop'``.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import os
@@ -439,9 +438,14 @@ def parse_config(raw: Any, source: str = "<memory>") -> DatalakeConfig:
     return replace(config, source=source)
 
 
+def config_path() -> Path:
+    """The configuration file in use: ``$DATALAKE_CONFIG``, else ``include/datalake.yaml``."""
+    return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> DatalakeConfig:
     """Read the configuration from ``path``, ``$DATALAKE_CONFIG`` or ``include/datalake.yaml``."""
-    chosen = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+    chosen = Path(path) if path else config_path()
     try:
         text = chosen.read_text()
     except OSError as exc:
@@ -453,15 +457,46 @@ def load_config(path: str | os.PathLike[str] | None = None) -> DatalakeConfig:
     return parse_config(raw, str(chosen))
 
 
-@functools.cache
+# The configuration this process read, with the identity of the file it came from.
+_read: tuple[tuple[object, ...], DatalakeConfig] | None = None
+
+
+def _file_identity(path: Path) -> tuple[object, ...] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def get_config() -> DatalakeConfig:
-    """The process-wide configuration (read once).
+    """The configuration, read again only when its file has changed.
+
+    The configuration read is kept with its file's identity (path, inode, size, modification time), and
+    each call compares them with one ``stat``: a long-running process (API server, triggerer) follows an
+    edited file, and a parser the dag-processor forks reuses what the dag-processor read when it started
+    (``datalake.parsing``) instead of reading the YAML again at every parse of every DAG file.
 
     A broken file is the reader's to fix, not this package's: its error is raised afresh here, so the
     traceback Airflow shows as each DAG file's import error is the DAG file's call and this line, then
     the one-line message.
     """
+    global _read
+    path = config_path()
+    identity = _file_identity(path)
+    if identity is not None and _read is not None and _read[0] == identity:
+        return _read[1]
     try:
-        return load_config()
+        config = load_config(path)
     except ConfigError as exc:
         raise exc.with_traceback(None) from None
+    _read = (identity, config) if identity is not None else None
+    return config
+
+
+def _forget() -> None:
+    global _read
+    _read = None
+
+
+get_config.cache_clear = _forget  # type: ignore[attr-defined]  # as functools' caches spell it

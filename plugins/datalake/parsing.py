@@ -9,10 +9,11 @@ package (the Amazon provider's operators pull in boto3, the first ``Asset`` load
 once and imported by ``config/airflow_local_settings.py``, which Airflow imports in each of its processes
 at start (the embedded stack and the Docker image put that folder on the path).
 
-The package's own parse-time modules are listed too: importing them reads no configuration (the DAG
-files read it at each parse, so an edited ``datalake.yaml`` takes effect at the next parse). The price,
-as for Airflow's own pre-imports: a changed module of that list takes effect once the Airflow processes
-restart (a deployment does; on the embedded stack, ``make down && make up``).
+The package's own parse-time modules are listed too, and :func:`pre_import` reads the configuration
+once: a forked parser reuses it while the file is unchanged, and reads an edited file again at its
+next parse (``datalake.config.get_config`` compares the file's identity). The price, as for Airflow's
+own pre-imports: a changed *module* of that list takes effect once the Airflow processes restart (a
+deployment does; on the embedded stack, ``make down && make up``).
 
 ``tests/test_dag_integrity.py`` parses the DAG files after :func:`pre_import` and fails if the parse
 still imports an Airflow, boto3, provider or package module that this list misses;
@@ -21,6 +22,7 @@ still imports an Airflow, boto3, provider or package module that this list misse
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 PRE_IMPORTS = (
@@ -48,5 +50,11 @@ PRE_IMPORTS = (
 
 
 def pre_import() -> None:
+    """Import :data:`PRE_IMPORTS` and read the configuration, which forked parsers then reuse as long
+    as its file is unchanged (``datalake.config.get_config``)."""
     for module in PRE_IMPORTS:
         importlib.import_module(module)
+    from datalake.config import ConfigError, get_config
+
+    with contextlib.suppress(ConfigError):  # a broken file is reported by each DAG file's parse
+        get_config()
