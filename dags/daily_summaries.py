@@ -68,7 +68,10 @@ sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in co
             "day": Param(
                 None,
                 type=["null", "string"],
-                pattern=r"^\d{4}-\d{2}-\d{2}$",
+                # JSON Schema searches a pattern, and Python's `$` lets a trailing newline through:
+                # `format: date` holds the whole value to a calendar date
+                pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                format="date",
                 description="Report this day (YYYY-MM-DD) instead of the one the new data belongs to",
             )
         },

@@ -21,8 +21,9 @@ from datalake.inventory.layout import check_dt
 
 STRAVA_SOURCE = "strava"
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Matched whole (``fullmatch``: ``$`` would let a trailing newline through), ASCII digits only.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def inventory_source(inventory: InventoryConfig) -> str:
 
 
 def check_day(value: str, what: str = "report day") -> date:
-    if not isinstance(value, str) or not _DAY.match(value):
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
         raise ValueError(f"{what} must look like YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(value)
@@ -74,7 +75,7 @@ def check_day(value: str, what: str = "report day") -> date:
 
 
 def _identifier(value: str, what: str) -> str:
-    if not _IDENTIFIER.match(value or ""):
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
         raise ValueError(f"{what} must be a plain SQL identifier, got {value!r}")
     return value
 
