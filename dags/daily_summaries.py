@@ -48,6 +48,7 @@ from datalake.alerts import summary_deadline
 from datalake.assets import inventory_asset, strava_activities_asset
 from datalake.config import get_config
 from datalake.dag_defaults import dag_args
+from datalake.reports import DAG_ID
 from datalake.reports import tasks as report_tasks
 from datalake.reports.operators import PublishReportOperator, SummaryQueryOperator
 
@@ -58,7 +59,7 @@ sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in co
 @dag(
     schedule=functools.reduce(operator.or_, sources),
     **dag_args(
-        "daily_summaries",
+        DAG_ID,
         description="Athena summaries of the day's storage and training, rendered as an HTML report",
         doc_md=__doc__,
         tags=("reports", "athena", "s3-inventory", "strava"),
