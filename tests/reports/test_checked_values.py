@@ -3,11 +3,15 @@ non-ASCII digit or an edited XCom is refused with the name of the value at fault
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 
+from datalake.config import get_config
+from datalake.reports.plan import checked_plan
 from datalake.reports.queries import check_day, inventory_values, strava_values
 from datalake.reports.store import ReportStore
 from tests.environment import environment
@@ -61,3 +65,94 @@ def test_only_a_page_right_under_the_reports_prefix_is_a_day_of_the_list(local_a
     conn = json.dumps({"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}})
     with environment(AIRFLOW_CONN_AWS_DEFAULT=conn):
         assert ReportStore(config).list_days() == ["2026-11-22"]
+
+
+# -- the plan read back from XCom (which the REST API can edit) ----------------------------------------------
+@dataclasses.dataclass
+class TaskInstance:
+    """What a query task's context hands it: a task instance whose XCom of the plan is ``plan``."""
+
+    plan: Any
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        assert (task_ids, key) == ("find_partitions", "return_value")
+        return self.plan
+
+
+def rendered(dagbag: Any, task_id: str, plan: Any) -> Any:
+    task = copy.deepcopy(dagbag.dags["daily_summaries"].get_task(task_id))
+    task.render_template_fields({"ti": TaskInstance(plan)})
+    return task
+
+
+def strava_plan(**values: str) -> dict[str, Any]:
+    config = get_config()
+    return {
+        "day": "2026-11-20",
+        "sources": {
+            "strava": {"kind": "strava", "values": {**strava_values(config, "2026-11-20"), **values}}
+        },
+    }
+
+
+def test_an_edited_plan_cannot_choose_the_table_a_summary_reads(dagbag):
+    plan = strava_plan(database="x; DROP TABLE y --", table="secrets", weeks_from="2000-01-01' OR '1'='1")
+    task = rendered(dagbag, "strava.weekly", plan)
+    config = get_config()
+    assert f"FROM {config.strava.database}.{config.strava.table}" in task.query
+    assert "DROP" not in task.query
+    assert "secrets" not in task.query
+    assert "OR '1'='1" not in task.query
+    assert task.output_location.endswith("/summaries/strava/2026-11-20/")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"day": "2026-11-20\n"}, "the plan's day must look like YYYY-MM-DD"),
+        ({"day": "2026-11-20' OR '1'='1"}, "the plan's day must look like YYYY-MM-DD"),
+        ({"day": None}, "the plan's day must look like YYYY-MM-DD"),
+        ({"sources": []}, r"the plan \(XCom of find_partitions\) is not a plan"),
+        ({"sources": {}}, r"has no entry for the source 'strava'"),
+    ],
+)
+def test_an_edited_plan_is_refused_naming_the_value_at_fault(dagbag, edit, message):
+    with pytest.raises(ValueError, match=message):
+        rendered(dagbag, "strava.weekly", {**strava_plan(), **edit})
+
+
+def test_an_edited_partition_value_is_refused_naming_it(dagbag):
+    inventory = get_config().inventories[0]
+    values = inventory_values(inventory, "2026-11-20-01-00", "2026-11-19-01-00")
+    source = f"inventory_{inventory.name}"
+    for key in ("dt", "previous_dt"):
+        plan = {
+            "day": "2026-11-20",
+            "sources": {
+                source: {"kind": "inventory", "values": {**values, key: "2026-11-19-01-00' OR '1'='1"}}
+            },
+        }
+        with pytest.raises(ValueError, match=f"the plan's '{source}' {key.replace('_', ' ')} must look like"):
+            rendered(dagbag, f"{source}.storage_classes", plan)
+
+
+def test_a_query_result_read_back_by_the_publish_task_must_name_an_athena_query(dagbag):
+    publish = dagbag.dags["daily_summaries"].get_task("publish_report")
+    good = {"query_execution_id": "0b9a4d43-9f43-4c39-9c55-3e5f0c1e2f7a"}
+    assert publish._checked_output(good, "strava.weekly") == good
+    with pytest.raises(
+        ValueError, match=r"the query_execution_id of strava.weekly \(XCom\) must be an Athena"
+    ):
+        publish._checked_output({"query_execution_id": "../../other"}, "strava.weekly")
+    with pytest.raises(ValueError, match=r"the result of strava.weekly \(XCom\) is not a mapping"):
+        publish._checked_output("0b9a4d43", "strava.weekly")
+
+
+def test_the_publish_task_checks_the_whole_plan_again():
+    config = get_config()
+    plan = {"day": "2026-11-20", "sources": {"strava": {"values": None, "reason": "no data yet"}}}
+    with pytest.raises(ValueError, match="has no entry for the source 'inventory_media_daily'"):
+        checked_plan(plan, config)
+    plan["sources"]["inventory_media_daily"] = {"values": {"dt": "2026-11-20-01-00\n"}}
+    with pytest.raises(ValueError, match="the plan's 'inventory_media_daily' dt must look like"):
+        checked_plan(plan, config)

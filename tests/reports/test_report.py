@@ -44,8 +44,8 @@ def landed(s3, inventory_tables, strava_table, test_config) -> None:
     s3.create_bucket(Bucket=test_config.reports.bucket)
 
 
-def report_for(day: str, test_config, s3, athena) -> tuple[dict[str, Any], str]:
-    plan = plan_summaries(test_config, s3, day=day)
+def report_for(day: str, test_config, s3, athena, glue) -> tuple[dict[str, Any], str]:
+    plan = plan_summaries(test_config, s3, glue, day=day)
     outputs: dict[str, dict[str, Any]] = {}
     for source, entry in plan["sources"].items():
         queries = STRAVA_QUERIES if entry["kind"] == "strava" else INVENTORY_QUERIES
@@ -64,9 +64,9 @@ def report_for(day: str, test_config, s3, athena) -> tuple[dict[str, Any], str]:
 
 
 def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    document, html = report_for("2026-11-20", test_config, s3, athena)
+    document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     inventory = document["sources"]["inventory_media_daily"]
     assert inventory["values"]["dt"] == DAY_2
     assert inventory["values"]["previous_dt"] == DAY_1
@@ -85,17 +85,19 @@ def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop
     ].read()
 
 
-def test_the_first_day_has_no_previous_drop_and_says_so(aws_connection, landed, test_config, s3, athena):
-    document, html = report_for("2026-11-19", test_config, s3, athena)
+def test_the_first_day_has_no_previous_drop_and_says_so(
+    aws_connection, landed, test_config, s3, athena, glue
+):
+    document, html = report_for("2026-11-19", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"]["previous_dt"] == ""
     assert "first drop: there is no previous drop to compare with" in html
     assert NO_DATA not in html
 
 
 def test_a_day_without_data_renders_no_data_instead_of_failing(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    document, html = report_for("2024-06-01", test_config, s3, athena)
+    document, html = report_for("2024-06-01", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"] is None
     assert html.count(NO_DATA) == 2  # storage and training
 
@@ -118,10 +120,10 @@ def test_a_drop_with_no_objects_renders_no_data():
 
 
 def test_the_growth_chart_uses_the_stored_reports_of_earlier_days(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    report_for("2026-11-19", test_config, s3, athena)
-    document, html = report_for("2026-11-20", test_config, s3, athena)
+    report_for("2026-11-19", test_config, s3, athena, glue)
+    document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     days = [p["day"] for p in document["history"]["inventory_media_daily"]]
     assert days == ["2026-11-19", "2026-11-20"]
     assert 'aria-label="Bytes stored per day"' in html

@@ -24,6 +24,7 @@ STRAVA_SOURCE = "strava"
 # Matched whole (``fullmatch``: ``$`` would let a trailing newline through), ASCII digits only.
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUERY_EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ STRAVA_QUERIES: tuple[SummaryQuery, ...] = (
     SummaryQuery("strava_year_to_date", "Year to date"),
     SummaryQuery("strava_longest", "Longest activities"),
 )
+
+QUERIES = {query.name: query for query in (*INVENTORY_QUERIES, *STRAVA_QUERIES)}
 
 WEEKS_SHOWN = 12  # weekly volume: this ISO week and the eleven before it
 
@@ -146,6 +149,13 @@ def _convert(value: str | None, athena_type: str) -> Any:
         return float(value)
     if kind == "boolean":
         return value.lower() == "true"
+    return value
+
+
+def check_query_execution_id(value: Any, what: str) -> str:
+    """``value`` if it is an Athena query execution id (a UUID), else a ValueError naming ``what``."""
+    if not isinstance(value, str) or not _QUERY_EXECUTION_ID.fullmatch(value):
+        raise ValueError(f"{what} must be an Athena query execution id, got {value!r}")
     return value
 
 
