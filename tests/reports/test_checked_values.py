@@ -85,14 +85,16 @@ def rendered(dagbag: Any, task_id: str, plan: Any) -> Any:
     return task
 
 
+def plan_of(**entries: dict[str, Any]) -> dict[str, Any]:
+    """A plan of 2026-11-20 with ``entries``, every other source of the configuration skipped."""
+    sources = {"strava", *(f"inventory_{inv.name}" for inv in get_config().inventories)}
+    skipped = {"values": None, "reason": "no data"}
+    return {"day": "2026-11-20", "sources": {source: entries.get(source, skipped) for source in sources}}
+
+
 def strava_plan(**values: str) -> dict[str, Any]:
     config = get_config()
-    return {
-        "day": "2026-11-20",
-        "sources": {
-            "strava": {"kind": "strava", "values": {**strava_values(config, "2026-11-20"), **values}}
-        },
-    }
+    return plan_of(strava={"kind": "strava", "values": {**strava_values(config, "2026-11-20"), **values}})
 
 
 def test_an_edited_plan_cannot_choose_the_table_a_summary_reads(dagbag):
@@ -126,12 +128,8 @@ def test_an_edited_partition_value_is_refused_naming_it(dagbag):
     values = inventory_values(inventory, "2026-11-20-01-00", "2026-11-19-01-00")
     source = f"inventory_{inventory.name}"
     for key in ("dt", "previous_dt"):
-        plan = {
-            "day": "2026-11-20",
-            "sources": {
-                source: {"kind": "inventory", "values": {**values, key: "2026-11-19-01-00' OR '1'='1"}}
-            },
-        }
+        edited = {**values, key: "2026-11-19-01-00' OR '1'='1"}
+        plan = plan_of(**{source: {"kind": "inventory", "values": edited}})
         with pytest.raises(ValueError, match=f"the plan's '{source}' {key.replace('_', ' ')} must look like"):
             rendered(dagbag, f"{source}.storage_classes", plan)
 

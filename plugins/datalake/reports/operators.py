@@ -27,7 +27,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
-from datalake.reports.queries import QUERIES, SummaryQuery, check_day, check_query_execution_id
+from datalake.reports.queries import QUERIES, SummaryQuery, check_query_execution_id
 
 REPORTS_URL_PREFIX = "/reports"
 PUBLISH_TASK_ID = "publish_report"
@@ -74,10 +74,10 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         self.alerted_by = alerted_by
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        from datalake.reports.plan import checked_entry
+        from datalake.reports.plan import checked_plan
 
-        plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
-        entry = checked_entry(plan, self.source, get_config())
+        plan = checked_plan(context["ti"].xcom_pull(task_ids=self.plan_task_id), get_config())
+        entry = plan["sources"][self.source]
         values = entry["values"]
         if values is None:
             raise AirflowSkipException(f"{self.source}: {entry['reason']}")
@@ -85,8 +85,7 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
             if name in context and context[name] != value:
                 raise ValueError(f"summary value {name!r} would hide Airflow's context variable of that name")
             context[name] = value
-        day = check_day(plan["day"], "the plan's day").isoformat()  # checked_entry let it through
-        self.output_location = f"{self.results_root}{self.source}/{day}/"
+        self.output_location = f"{self.results_root}{self.source}/{plan['day']}/"
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> Any:
@@ -168,6 +167,7 @@ class PublishReportOperator(BaseOperator):
         self.report_day: str | None = None
 
     def execute(self, context: Any) -> str:
+        from datalake.alerts import one_line
         from datalake.reports.document import build_report
         from datalake.reports.plan import checked_plan
         from datalake.reports.render import render_report
@@ -185,9 +185,8 @@ class PublishReportOperator(BaseOperator):
                 output = ti.xcom_pull(task_ids=task_id) if summarised else None
                 outputs[source][name] = self._checked_output(output, task_id)
                 if summarised and output is None:
-                    failures.setdefault(source, {})[name] = ti.xcom_pull(
-                        task_ids=task_id, key=FAILURE_KEY
-                    ) or (NO_RESULT)
+                    reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY)
+                    failures.setdefault(source, {})[name] = one_line(reason) if reason else NO_RESULT
         store = ReportStore(config)
         document = build_report(plan, outputs, aws.athena(config), store, failures=failures)
         html = render_report(document)

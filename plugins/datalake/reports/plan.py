@@ -18,7 +18,7 @@ A run in which no source has data for the day fails, naming each source's reason
 a run that did nothing never shows green.
 
 The plan reaches the query tasks and the publish task as an XCom, and XComs can be edited through the
-REST API: :func:`checked_entry` checks it again where it is used. The day and the partition values must
+REST API: :func:`checked_plan` checks it again where it is used. The day and the partition values must
 be well formed, and every SQL value is derived again from them and the configuration.
 """
 
