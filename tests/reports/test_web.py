@@ -238,6 +238,14 @@ def test_the_airflow_ui_still_shows_the_reports_page_in_its_iframe(server, signe
     frame.get_by_role("heading", name=f"Data lake report for {DAY}").wait_for()
 
 
+def test_on_its_own_the_reports_page_links_to_each_days_report(server, signed_in):
+    page = signed_in
+    page.goto(f"{server.url}/reports/", wait_until="domcontentloaded")
+    page.get_by_role("link", name=DAY).click()
+    page.wait_for_url(f"**/reports/day/{DAY}")
+    page.get_by_role("heading", name=f"Data lake report for {DAY}").wait_for()
+
+
 def test_a_hostile_page_in_the_reports_prefix_runs_no_script_and_loads_nothing(server, signed_in):
     page = signed_in
     fetched: list[str] = []
