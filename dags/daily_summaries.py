@@ -47,8 +47,9 @@ alert (a `DeadlineAlert`; the run goes on). Look for a query stuck in Athena's q
   and its section and the alert say which summary failed and Athena's reason (a missing column, a
   broken table, permissions). The query tasks send no alert of their own. An error Athena marks not
   retryable (missing schema, table or column, syntax, permissions) fails its query at once; others
-  are retried twice first. Fix the cause, clear the failed query tasks and `publish_report`: the
-  report is rewritten, nothing doubles.
+  are retried twice first. Fix the cause, clear the failed query tasks and `publish_report` (their
+  setup, `find_partitions`, is cleared with them and plans again): the report is rewritten, nothing
+  doubles.
 - any other task: its own alert, with the error and the log.
 """
 
