@@ -8,8 +8,13 @@ report. (One DAG per source would write half-reports that overwrite each other.)
 
 **Tasks**
 1. `find_partitions`: picks the report day (the `day` parameter of a manual run, else the `dt` of the
-   inventory drop that triggered the run, else the run's date, UTC) and, per inventory configuration,
-   that day's drop and the one before it (listing only the last weeks of `hive/dt=` folders).
+   inventory drop that triggered the run, else the run's date, UTC) and which sources have data for it
+   (the Glue Data Catalog): Strava, if its table has a partition in the days its summaries read; each
+   inventory configuration, if that day's drop (or the newest before it; listing only the last weeks of
+   `hive/dt=` folders) is registered in its table, compared with the registered drop before it.
+   A source without data is skipped with its reason, shown in the report ("no data yet, the
+   strava_activities DAG has not run"): a user without Strava, or an inventory DAG still paused, still
+   gets the report of the other sources.
 2. One Athena query per summary (`include/sql/summaries/*.sql`), in a group per source:
    - `inventory_<name>.*`: storage classes (objects, bytes, oldest/newest object, zero-byte "folder"
      objects), versions and delete markers, encryption, top-level prefixes, change since the previous
@@ -22,19 +27,30 @@ report. (One DAG per source would write half-reports that overwrite each other.)
    `execution_timeout` = `athena.query_timeout_minutes`, results under
    `s3://<athena.results_bucket>/<athena.results_prefix>/summaries/<source>/<day>/`, bytes scanned in the log.
    A source with no data for the day skips its queries.
-3. `publish_report`: reads the results (GetQueryResults), renders one self-contained HTML page with
-   charts and tables, and writes `s3://<reports.bucket>/<reports.prefix>/<day>/report.html` (plus
-   `summary.json`, which later days read for the growth chart). Its **Daily report** button opens the page.
+3. `publish_report` (runs whatever happened to the queries): reads the results (GetQueryResults),
+   renders one self-contained HTML page with charts and tables, and writes
+   `s3://<reports.bucket>/<reports.prefix>/<day>/report.html` (plus `summary.json`, which later days read
+   for the growth chart). Its **Daily report** button opens the page.
 
-**Where to read it**: *Browse → Reports* in the Airflow UI (behind the Airflow login), or the button above.
+**Where to read it**: *Browse → Reports* in the Airflow UI (for users who may read this DAG), or the
+button above.
 
 **Re-run a day**: *Trigger DAG w/ config* with `{"day": "YYYY-MM-DD"}`; it replaces that day's report.
 **When it is late**: a run not finished `alerts.summary_deadline_minutes` after it was queued sends one
 alert (a `DeadlineAlert`; the run goes on). Look for a query stuck in Athena's queue or a full triggerer.
 
-**When it fails**: one alert per failed task (SNS by default, see `alerts:`). The failing query's log
-has Athena's reason (a missing table means the inventory or Strava DAG has not created it yet); clear
-the task once fixed: the report is rewritten, nothing doubles.
+**When it fails**: the run alerts once (SNS by default, see `alerts:`):
+- `find_partitions`, "No source has data for <day>": nothing to report that day; the alert names each
+  source's reason (a DAG not run yet, a drop not registered, nothing on or before the day). A run that
+  did nothing never shows green. Run the source's DAG (or unpause it), then clear the task.
+- `publish_report`, "... of its summaries failed": a query failed; the report is written all the same,
+  and its section and the alert say which summary failed and Athena's reason (a missing column, a
+  broken table, permissions). The query tasks send no alert of their own. An error Athena marks not
+  retryable (missing schema, table or column, syntax, permissions) fails its query at once; others
+  are retried twice first. Fix the cause, clear the failed query tasks and `publish_report` (their
+  setup, `find_partitions`, is cleared with them and plans again): the report is rewritten, nothing
+  doubles.
+- any other task: its own alert, with the error and the log.
 """
 
 from __future__ import annotations
@@ -48,8 +64,9 @@ from datalake.alerts import summary_deadline
 from datalake.assets import inventory_asset, strava_activities_asset
 from datalake.config import get_config
 from datalake.dag_defaults import dag_args
+from datalake.reports import DAG_ID
 from datalake.reports import tasks as report_tasks
-from datalake.reports.operators import PublishReportOperator, SummaryQueryOperator
+from datalake.reports.operators import PUBLISH_TASK_ID, PublishReportOperator, SummaryQueryOperator
 
 config = get_config()
 sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in config.inventories)]
@@ -58,7 +75,7 @@ sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in co
 @dag(
     schedule=functools.reduce(operator.or_, sources),
     **dag_args(
-        "daily_summaries",
+        DAG_ID,
         description="Athena summaries of the day's storage and training, rendered as an HTML report",
         doc_md=__doc__,
         tags=("reports", "athena", "s3-inventory", "strava"),
@@ -68,7 +85,10 @@ sources = [strava_activities_asset(config), *(inventory_asset(inv) for inv in co
             "day": Param(
                 None,
                 type=["null", "string"],
-                pattern=r"^\d{4}-\d{2}-\d{2}$",
+                # JSON Schema searches a pattern, and Python's `$` lets a trailing newline through:
+                # `format: date` holds the whole value to a calendar date
+                pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                format="date",
                 description="Report this day (YYYY-MM-DD) instead of the one the new data belongs to",
             )
         },
@@ -93,12 +113,14 @@ def daily_summaries() -> None:
                 for summary in summaries
             ]
     publish = PublishReportOperator(
-        task_id="publish_report",
+        task_id=PUBLISH_TASK_ID,
         query_tasks=report_tasks.query_task_ids(config),
-        trigger_rule=TriggerRule.NONE_FAILED,
-        doc_md="Render the day's report from the query results and write it to S3.",
+        trigger_rule=TriggerRule.ALL_DONE,  # a failed query fails its section, not the report
+        doc_md="Render the day's report from the query results and write it to S3; alert for failed queries.",
     )
-    find_partitions() >> queries >> publish
+    # The plan is the run's setup: without it nothing runs, publish_report included (ALL_DONE alone
+    # would run it after a failed plan, and a leaf that ran makes the run green).
+    find_partitions().as_setup() >> queries >> publish
 
 
 daily_summaries()

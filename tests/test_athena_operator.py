@@ -1,4 +1,5 @@
-"""The package's Athena operator never pays for a query twice, and a run done again finds its own queries.
+"""The package's Athena operator never pays for a query twice, a run done again finds its own queries, and a
+query Athena marks not retryable fails its task at once.
 
 The real operator (the provider's ``AthenaOperator`` underneath) against the local Athena, which runs the
 SQL. A task instance is what Airflow hands ``execute``: its ids and try number.
@@ -81,7 +82,7 @@ def executions() -> set[str]:
     return found
 
 
-def test_a_retry_after_a_failed_query_runs_it_again_and_a_rerun_finds_that_query(aws):
+def test_a_try_after_a_failed_query_runs_it_again_and_a_rerun_finds_that_query(aws):
     from airflow.providers.common.compat.sdk import AirflowException
 
     database = aws["database"]
@@ -91,7 +92,7 @@ def test_a_retry_after_a_failed_query_runs_it_again_and_a_rerun_finds_that_query
     )
     athena = boto3.client("athena")
 
-    # try 1: the table does not exist yet, the query fails
+    # try 1: the table does not exist yet, the query fails (for good: the task is cleared once it exists)
     with pytest.raises(AirflowException):
         operator(aws, query).execute({"ti": ti})
     finish(f"CREATE DATABASE IF NOT EXISTS {database}", aws["results"])
@@ -124,3 +125,77 @@ def test_a_retry_after_a_failed_query_runs_it_again_and_a_rerun_finds_that_query
     third = operator(aws, query).execute({"ti": ti})
     assert third == second
     assert executions() == before
+
+
+def task_instance() -> TaskInstance:
+    return TaskInstance(
+        dag_id="op_dag", run_id=f"manual__{uuid.uuid4().hex[:6]}", task_id="count_rows", try_number=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("SELECT count(*) FROM {database}.missing", "SCHEMA_NOT_FOUND"),
+        ("SELEC 1", "SYNTAX_ERROR"),
+    ],
+)
+def test_a_query_athena_marks_not_retryable_fails_at_once_with_its_reason(aws, query, reason):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(
+        AirflowFailException, match=rf"failed: {reason}.*USER error that Athena marks not retryable"
+    ):
+        operator(aws, query.format(database=aws["database"])).execute({"ti": task_instance()})
+
+
+def test_a_deferred_query_athena_marks_not_retryable_fails_at_once_too(aws):
+    """The trigger's event, as the triggerer hands it to the task, carries the query's id only."""
+    import asyncio
+
+    from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+    task = operator(aws, f"SELECT count(*) FROM {aws['database']}.missing")  # noqa: S608
+    task.deferrable = True
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute({"ti": task_instance()})
+
+    async def first_event():
+        async for event in deferred.value.trigger.run():
+            return event.payload
+
+    event = asyncio.run(first_event())
+    assert event["status"] == "error"
+    with pytest.raises(AirflowFailException, match=r"SCHEMA_NOT_FOUND.*not retryable"):
+        task.execute_complete({"ti": task_instance()}, event)
+
+
+def test_a_query_that_ends_without_an_athena_error_is_left_to_the_retries(aws):
+    """A cancelled query (a person stopped it, or a time-out did) carries no AthenaError: a retry may do."""
+    from airflow.providers.common.compat.sdk import AirflowException
+    from airflow.sdk.exceptions import AirflowFailException
+
+    query = "SELECT count(*) FROM UNNEST(sequence(1, 2000000)) AS t(x)"  # about a second on the stack
+    athena = boto3.client("athena")
+    for _ in range(3):  # stopped as soon as started; should it finish first all the same, another run
+        ti = task_instance()
+        started = athena.start_query_execution(
+            QueryString=query,
+            QueryExecutionContext={"Database": aws["database"]},
+            ResultConfiguration={"OutputLocation": f"s3://{aws['results']}/count_rows/"},
+            ClientRequestToken=request_token(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, query),
+        )["QueryExecutionId"]
+        athena.stop_query_execution(QueryExecutionId=started)
+        while (status := athena.get_query_execution(QueryExecutionId=started)["QueryExecution"]["Status"])[
+            "State"
+        ] in ("QUEUED", "RUNNING"):
+            time.sleep(0.05)
+        if status["State"] == "CANCELLED":
+            break
+    assert status["State"] == "CANCELLED"
+    assert "AthenaError" not in status
+
+    with pytest.raises(AirflowException) as failed:  # the operator picks up that query (same token)
+        operator(aws, query).execute({"ti": ti})
+    assert "CANCELLED" in str(failed.value)
+    assert not isinstance(failed.value, AirflowFailException)

@@ -144,7 +144,7 @@ def test_every_dag_has_an_owner_tags_docs_retries_and_failure_alerts(dagbag):
                 problems.append(f"{where}: owner is {task.owner!r}")
             if (task.retries or 0) < 2 and task.task_id.rsplit(".", 1)[-1] not in NO_RETRY_TASKS:
                 problems.append(f"{where}: retries={task.retries}")
-            if not task.on_failure_callback:
+            if not task.on_failure_callback and not getattr(task, "alerted_by", None):
                 problems.append(f"{where}: no failure callback")
     assert problems == []
 
@@ -193,7 +193,13 @@ def test_alerts_are_the_packages_own_at_both_levels_and_only_on_final_failure(da
         for task in dag.tasks:
             callbacks = task.on_failure_callback or []
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-            if sum(isinstance(c, TaskFailureAlert) for c in callbacks) != 1:
+            alerts = sum(isinstance(c, TaskFailureAlert) for c in callbacks)
+            reporter = getattr(task, "alerted_by", None)  # a task whose failure another one alerts for
+            if reporter and (alerts or reporter not in dag.task_dict):
+                problems.append(
+                    f"{dag_id}.{task.task_id}: alerted_by {reporter!r}, alerting itself too or no such task"
+                )
+            elif not reporter and alerts != 1:
                 problems.append(f"{dag_id}.{task.task_id}: not exactly one task-level failure alert")
             retry = task.on_retry_callback or []
             retry = retry if isinstance(retry, list) else [retry]

@@ -16,6 +16,11 @@ exhausted (a retry runs ``on_retry_callback``, which the package does not set). 
    OOM killer before it could run its own callback) lists the run's failed task instances, alerts for
    each one that has no record ("no task-level alert was sent"), and deletes the run's records. When no
    task failed (a ``dagrun_timeout``, for instance) it alerts once for the run, with Airflow's reason.
+3. A task may leave its failure to another task of the run that reports it in its own alert (the summary
+   queries, whose failures the report's publish task names: one alert per run, not one per query). Such
+   a task has no task-level callback and names that task in its ``alerted_by`` attribute; the DAG-level
+   callback sends nothing for it when that task's record is there, and alerts for it as for any other
+   failed task when it is not (the reporting task was killed too, or did not run).
 
 A record lives in the metadata DB (durable across processes and restarts) and only for the short time
 between a task's failure and its run's end. The reverse design (only a DAG-level alert listing every
@@ -258,7 +263,7 @@ class TaskFailureAlert:
 
 
 class DagFailureAlert:
-    """DAG-level ``on_failure_callback``: alert for the failed tasks that did not alert themselves."""
+    """DAG-level ``on_failure_callback``: alert for the failed tasks whose failure no alert named yet."""
 
     __name__ = "DagFailureAlert"
 
@@ -268,27 +273,42 @@ class DagFailureAlert:
         run_id = context["run_id"]
         reason = context.get("reason")
         failed = failed_task_instances(context, dag_id, run_id)
+        records = {
+            (task_id, map_index): record_key(dag_id, run_id, task_id, map_index)
+            for task_id, map_index, _ in failed
+        }
+        alerted = {ti for ti, key in records.items() if _has_record(key)}
         sent = 0
         for task_id, map_index, try_number in failed:
-            key = record_key(dag_id, run_id, task_id, map_index)
-            if _has_record(key):
-                _forget(key)
+            if (task_id, map_index) in alerted:
                 continue
+            reporter = _alerted_by(dag, task_id)
+            if reporter is not None and _reported(reporter, alerted, dag_id, run_id):
+                continue
+            if reporter is None:
+                error = (
+                    "the task failed without sending its own alert (killed by SIGKILL or out of memory, or "
+                    f"its alert could not be sent); run state reason: {one_line(reason)}"
+                )
+            else:
+                error = (
+                    f"the task failed and {reporter}, which reports its failures, sent no alert (it failed "
+                    f"without alerting, or did not run); run state reason: {one_line(reason)}"
+                )
             send(
                 Alert(
                     dag_id=dag_id,
                     task_id=task_id,
                     run_id=run_id,
                     try_number=try_number,
-                    error=(
-                        "the task failed without sending its own alert (killed by SIGKILL or out of "
-                        f"memory, or its alert could not be sent); run state reason: {one_line(reason)}"
-                    ),
+                    error=error,
                     log_url=log_url(dag_id, run_id, task_id, map_index),
                     map_index=map_index,
                 )
             )
             sent += 1
+        for ti in alerted:
+            _forget(records[ti])
         if not failed:
             send(
                 Alert(
@@ -308,6 +328,21 @@ class DagFailureAlert:
             len(failed),
             sent,
         )
+
+
+def _alerted_by(dag: Any, task_id: str) -> str | None:
+    """The task that reports ``task_id``'s failure in its own alert (its ``alerted_by``), if any."""
+    try:
+        task = dag.get_task(task_id)
+    except Exception:  # no DAG in the context, or a task removed since the run
+        return None
+    reporter = getattr(task, "alerted_by", None)
+    return reporter if isinstance(reporter, str) and reporter else None
+
+
+def _reported(reporter: str, alerted: set[tuple[str, int]], dag_id: str, run_id: str) -> bool:
+    """Whether ``reporter`` sent its alert for this run (its record, already read or read now)."""
+    return (reporter, -1) in alerted or _has_record(record_key(dag_id, run_id, reporter))
 
 
 def failed_task_instances(context: dict[str, Any], dag_id: str, run_id: str) -> list[tuple[str, int, Any]]:

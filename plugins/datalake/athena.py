@@ -11,6 +11,11 @@ query. The token here is derived from the DAG, run, task, map index and the rend
   not fail, so a run cleared and run again (a second backfill) finds the very queries, and result
   objects, of its first pass instead of starting new ones.
 
+A query that Athena marks as one a retry cannot fix (``AthenaError.Retryable`` false in
+GetQueryExecution, or, without that field, an ``ErrorCategory`` of USER: a missing schema or table, a
+syntax error, a permission) fails its task at once, without retries, with Athena's reason; any other
+failure (a system error, a cancelled query, a time-out) is retried as usual.
+
 It also logs what a person wants to see of each query: where its results are and the bytes it scanned
 (what Athena bills), and it holds the defaults every Athena task of the package shares (the AWS
 connection, the work group, the time limit, the polling interval), so a DAG names only the query, its
@@ -25,6 +30,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from datalake import aws
 from datalake.config import DatalakeConfig, get_config
@@ -32,6 +38,10 @@ from datalake.config import DatalakeConfig, get_config
 # Between two looks at a running query (the trigger's waiter delay when deferred). GetQueryExecution
 # is free; a short interval keeps a quick DDL statement from holding its task for half a minute.
 POLL_SECONDS = 2
+
+# AthenaError.ErrorCategory of GetQueryExecution
+ERROR_CATEGORIES = {1: "SYSTEM", 2: "USER", 3: "OTHER"}
+USER_ERROR = 2
 
 
 def request_token(
@@ -67,15 +77,42 @@ class IdempotentAthenaOperator(AthenaOperator):
         map_index = ti.map_index if ti.map_index is not None else -1
         ids = (ti.dag_id, ti.run_id, ti.task_id, map_index)
         self.client_request_token = self._chain_token(ids, ti.try_number or 1)
-        query_execution_id = super().execute(context)
+        try:
+            query_execution_id = super().execute(context)
+        except AirflowException as error:  # a deferral is no AirflowException: it passes
+            raise self._failure(self.query_execution_id, error) from None
         if query_execution_id is not None:  # deferred runs log in execute_complete
             self._log_statistics(query_execution_id)
         return query_execution_id
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        query_execution_id = super().execute_complete(context, event)
+        try:
+            query_execution_id = super().execute_complete(context, event)
+        except AirflowException as error:
+            raise self._failure((event or {}).get("value"), error) from None
         self._log_statistics(query_execution_id)
         return query_execution_id
+
+    def _failure(self, query_execution_id: str | None, error: AirflowException) -> AirflowException:
+        """The error a failed query ends its task with: Athena's reason, and no retry when Athena says a
+        retry cannot help. ``error`` (the provider's) when there is no failed query to tell more."""
+        if not query_execution_id:
+            return error
+        status = self.hook.get_query_info(query_execution_id).get("QueryExecution", {}).get("Status", {})
+        if status.get("State") != "FAILED":
+            return error
+        athena_error = status.get("AthenaError") or {}
+        category = athena_error.get("ErrorCategory")
+        reason = status.get("StateChangeReason") or athena_error.get("ErrorMessage") or "no reason given"
+        message = f"Athena query {query_execution_id} failed: {reason}"
+        retryable = athena_error.get("Retryable")
+        if retryable is False or (retryable is None and category == USER_ERROR):
+            kind = ERROR_CATEGORIES.get(category, f"category {category}")
+            return AirflowFailException(
+                f"{message} (a {kind} error that Athena marks not retryable: no retry; clear the task "
+                "once its cause is fixed)"
+            )
+        return AirflowException(message)
 
     def _execution_context(self) -> dict[str, str]:
         execution_context = dict(self.query_execution_context or {})

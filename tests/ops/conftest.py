@@ -40,7 +40,7 @@ def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     raw = yaml.safe_load((ROOT / "include" / "datalake.yaml").read_text())
     raw["lake"]["bucket"] = f"ops-lake-{suffix}"
     raw["athena"]["results_bucket"] = f"ops-results-{suffix}"
-    raw["reports"]["bucket"] = f"ops-results-{suffix}"
+    raw["reports"]["bucket"] = f"ops-reports-{suffix}"
     for inv in raw["inventories"]:
         inv["destination_bucket"] = f"ops-inventory-{suffix}"  # never created: no drop can be found
     raw["alerts"]["notifier"] = "sns"
@@ -66,7 +66,7 @@ def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ):
         config = get_config()
         s3 = boto3.client("s3", endpoint_url=local_aws, region_name=REGION)
-        for bucket in {config.lake.bucket, config.athena.results_bucket}:
+        for bucket in {config.lake.bucket, config.athena.results_bucket, config.reports.bucket}:
             s3.create_bucket(Bucket=bucket)
         yield config
 

@@ -212,6 +212,11 @@ def s3(local_aws: str) -> Any:
 
 
 @pytest.fixture(scope="session")
+def glue(local_aws: str) -> Any:
+    return boto3.client("glue", endpoint_url=local_aws, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
 def inventory_tables(s3: Any, athena: Athena) -> dict[str, pa.Table]:
     """Two drops of ``media_daily`` (DAY_1, then DAY_2 with 20 objects gone and 30 new)."""
     drops = {DAY_1: generate_inventory(11), DAY_2: generate_inventory(11, drop=20, extra=30)}
@@ -227,7 +232,7 @@ def inventory_tables(s3: Any, athena: Athena) -> dict[str, pa.Table]:
 
 
 @pytest.fixture(scope="session")
-def strava_table(s3: Any, athena: Athena) -> pa.Table:
+def strava_table(s3: Any, athena: Athena, glue: Any) -> pa.Table:
     table = generate_activities()
     athena.run(f"CREATE DATABASE IF NOT EXISTS {STRAVA_DB}")
     athena.run(STRAVA_DDL.format(db=STRAVA_DB, bucket=BUCKET))
@@ -236,7 +241,6 @@ def strava_table(s3: Any, athena: Athena) -> pa.Table:
         part = table.filter(pc.equal(pc.strftime(table["start_date"], format="%Y-%m-%d"), day))
         put_parquet(s3, f"activities/dt={day}/part-0.parquet", part)
     # Many partitions: registered through Glue in batches, as a pipeline would (one DDL each is slow).
-    glue = boto3.client("glue", endpoint_url=athena.client.meta.endpoint_url, region_name="us-east-1")
     descriptor = glue.get_table(DatabaseName=STRAVA_DB, Name="activities")["Table"]["StorageDescriptor"]
     inputs = [
         {

@@ -6,16 +6,18 @@ from; the SQL files are rendered exactly as the DAG renders them (queries.render
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from datalake.reports.queries import inventory_values, render_query, strava_values
-from datalake.reports.render import utc_timestamp
+from datalake.reports.render import render_report, utc_timestamp
 
-from .conftest import DAY_1, DAY_2, OLDEST_MS
+from .conftest import BUCKET, DAY_1, DAY_2, OLDEST_MS, STRAVA_DDL, generate_activities, put_parquet
 
 REPORT_DAY = "2026-11-20"
 
@@ -132,8 +134,6 @@ def test_day_over_day_on_the_first_drop_shows_everything_as_new(athena, inventor
 
 def test_a_summary_reads_only_its_partition(athena, inventory_tables, inv, s3):
     """Bytes scanned by one drop's summary stay below that drop's data (the history is not read)."""
-    from .conftest import BUCKET
-
     _, execution = athena.run(render_query("inventory_storage_classes", inventory_values(inv, DAY_2, DAY_1)))
     scanned = execution["Statistics"]["DataScannedInBytes"]
     one_drop = s3.head_object(Bucket=BUCKET, Key=f"media_daily/dt={DAY_2}/part-0.parquet")["ContentLength"]
@@ -204,3 +204,50 @@ def test_strava_longest_activities_of_the_last_twelve_months(athena, strava_tabl
     assert utc_timestamp(result[0]["start_date"]) == expected[0]["start_date"].strftime(
         "%Y-%m-%d %H:%M:%S UTC"
     )
+
+
+def test_an_activity_without_a_sport_type_is_summarised_and_rendered_under_its_own_name(
+    athena, s3, test_config
+):
+    """Through the real SQL and the renderer: a NULL sport type sorted with named ones used to crash."""
+    database = "strava_no_sport_type"
+    table = generate_activities(seed=5).slice(0, 3)
+    rows = table.to_pylist()
+    day = date(2026, 11, 18)
+    for i, row in enumerate(rows):  # three activities this week, one of them without a sport type
+        row["start_date"] = datetime(2026, 11, 16 + i, 7, tzinfo=UTC)
+    rows[1]["sport_type"] = None
+    ddl = STRAVA_DDL.format(db=database, bucket=BUCKET).replace("/activities/'", "/no-sport-type/'")
+    athena.run(f"CREATE DATABASE IF NOT EXISTS {database}")
+    athena.run(ddl)
+    for row in rows:
+        dt = row["start_date"].date().isoformat()
+        put_parquet(
+            s3, f"no-sport-type/dt={dt}/part-0.parquet", pa.Table.from_pylist([row], schema=table.schema)
+        )
+        athena.run(
+            f"ALTER TABLE {database}.activities ADD IF NOT EXISTS PARTITION (dt = '{dt}') "
+            f"LOCATION 's3://{BUCKET}/no-sport-type/dt={dt}/'"
+        )
+    config = dataclasses.replace(
+        test_config, strava=dataclasses.replace(test_config.strava, database=database)
+    )
+    values = strava_values(config, day.isoformat())
+    results = {
+        name: athena.run(render_query(name, values))[0]
+        for name in ("strava_weekly", "strava_year_to_date", "strava_longest")
+    }
+
+    for name, found in results.items():
+        assert "(no sport type)" in {r["sport_type"] for r in found}, name
+        assert None not in {r["sport_type"] for r in found}, name
+    page = render_report(
+        {
+            "day": day.isoformat(),
+            "sources": {
+                "strava": {"kind": "strava", "title": "Training", "values": values, "results": results}
+            },
+        }
+    )
+    assert page.count("(no sport type)") >= 4  # legend, weekly row, year-to-date row, longest activity
+    assert rows[1]["name"] in page

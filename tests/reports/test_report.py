@@ -1,4 +1,4 @@
-"""The report: built from real query results on the stack, rendered, stored in S3, served behind a login."""
+"""The report: built from real query results on the stack, rendered and stored in S3 (served: test_web.py)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def landed(s3, inventory_tables, strava_table, test_config) -> None:
     s3.create_bucket(Bucket=test_config.reports.bucket)
 
 
-def report_for(day: str, test_config, s3, athena) -> tuple[dict[str, Any], str]:
-    plan = plan_summaries(test_config, s3, day=day)
+def report_for(day: str, test_config, s3, athena, glue) -> tuple[dict[str, Any], str]:
+    plan = plan_summaries(test_config, s3, glue, day=day)
     outputs: dict[str, dict[str, Any]] = {}
     for source, entry in plan["sources"].items():
         queries = STRAVA_QUERIES if entry["kind"] == "strava" else INVENTORY_QUERIES
@@ -64,9 +64,9 @@ def report_for(day: str, test_config, s3, athena) -> tuple[dict[str, Any], str]:
 
 
 def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    document, html = report_for("2026-11-20", test_config, s3, athena)
+    document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     inventory = document["sources"]["inventory_media_daily"]
     assert inventory["values"]["dt"] == DAY_2
     assert inventory["values"]["previous_dt"] == DAY_1
@@ -85,17 +85,19 @@ def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop
     ].read()
 
 
-def test_the_first_day_has_no_previous_drop_and_says_so(aws_connection, landed, test_config, s3, athena):
-    document, html = report_for("2026-11-19", test_config, s3, athena)
+def test_the_first_day_has_no_previous_drop_and_says_so(
+    aws_connection, landed, test_config, s3, athena, glue
+):
+    document, html = report_for("2026-11-19", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"]["previous_dt"] == ""
     assert "first drop: there is no previous drop to compare with" in html
     assert NO_DATA not in html
 
 
 def test_a_day_without_data_renders_no_data_instead_of_failing(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    document, html = report_for("2024-06-01", test_config, s3, athena)
+    document, html = report_for("2024-06-01", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"] is None
     assert html.count(NO_DATA) == 2  # storage and training
 
@@ -118,45 +120,13 @@ def test_a_drop_with_no_objects_renders_no_data():
 
 
 def test_the_growth_chart_uses_the_stored_reports_of_earlier_days(
-    aws_connection, landed, test_config, s3, athena
+    aws_connection, landed, test_config, s3, athena, glue
 ):
-    report_for("2026-11-19", test_config, s3, athena)
-    document, html = report_for("2026-11-20", test_config, s3, athena)
+    report_for("2026-11-19", test_config, s3, athena, glue)
+    document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     days = [p["day"] for p in document["history"]["inventory_media_daily"]]
     assert days == ["2026-11-19", "2026-11-20"]
     assert 'aria-label="Bytes stored per day"' in html
-
-
-def test_reports_page_refuses_anonymous_and_serves_reports_to_a_logged_in_user(
-    aws_connection, landed, test_config, s3, athena
-):
-    from fastapi.testclient import TestClient
-
-    report_for("2026-11-20", test_config, s3, athena)
-    from airflow.api_fastapi.app import create_app, get_auth_manager, purge_cached_app
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.models.revoked_token import RevokedToken
-    from airflow.settings import engine
-
-    RevokedToken.__table__.create(engine, checkfirst=True)  # the one table the login check reads
-    app = create_app(apps="core")
-    try:
-        client = TestClient(app)
-        assert client.get("/reports/").status_code == 401
-        assert client.get("/reports/day/2026-11-20").status_code == 401
-        assert client.get("/reports/", headers={"Authorization": "Bearer not-a-token"}).status_code == 403
-        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="reader", role="viewer"))
-        headers = {"Authorization": f"Bearer {token}"}
-        listing = client.get("/reports/", headers=headers)
-        assert listing.status_code == 200
-        assert 'href="day/2026-11-20"' in listing.text
-        page = client.get("/reports/day/2026-11-20", cookies={"_token": token})
-        assert page.status_code == 200
-        assert "Data lake report for 2026-11-20" in page.text
-        assert client.get("/reports/day/2031-01-01", headers=headers).status_code == 404
-        assert client.get("/reports/day/not-a-day", headers=headers).status_code == 404
-    finally:
-        purge_cached_app()
 
 
 def test_names_from_the_data_show_as_text_never_as_markup():

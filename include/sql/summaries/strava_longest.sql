@@ -1,10 +1,11 @@
 -- The ten longest activities (by distance) of the twelve months up to and including {{ day }}
 -- (from {{ longest_from }}): distance in km, moving time in hours, elevation gain in m.
 -- Reads only the partitions of those twelve months.
+-- An activity without a sport type (the table allows it) counts under '(no sport type)'.
 SELECT
     id,
     name,
-    sport_type,
+    coalesce(sport_type, '(no sport type)') AS sport_type,
     start_date,
     distance_m / 1000.0 AS distance_km,
     moving_time_s / 3600.0 AS moving_hours,

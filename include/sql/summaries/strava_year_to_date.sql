@@ -2,10 +2,11 @@
 -- and including {{ day }}, last year from {{ last_year_start }} up to the same day of the year
 -- ({{ last_year_day }}). Distance in km, moving time in hours, elevation gain in m.
 -- Reads only the partitions of those two windows.
+-- An activity without a sport type (the table allows it) counts under '(no sport type)'.
 SELECT
     CASE WHEN start_date >= TIMESTAMP '{{ year_start }} 00:00:00' THEN 'this_year' ELSE 'last_year' END
         AS period,
-    sport_type,
+    coalesce(sport_type, '(no sport type)') AS sport_type,
     count(*) AS activities,
     sum(distance_m) / 1000.0 AS distance_km,
     sum(moving_time_s) / 3600.0 AS moving_hours,

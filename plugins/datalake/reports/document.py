@@ -6,8 +6,12 @@ partitions for it)::
 
     {"day": "2026-11-20", "generated_at": "2026-11-20 06:00 UTC", "sources": {source: {
         "kind": "inventory" | "strava", "title": ..., "values": {...} | None, "reason": ...,
-        "results": {query name: [row, ...] | None}}},
+        "results": {query name: [row, ...] | None},
+        "failed": {query name: {"title": ..., "reason": ...}}}},
      "history": {source: [{"day", "objects", "bytes"}, ...]}}
+
+A source without data for the day has no ``values`` and says why (``reason``); a query that failed has no
+rows and says why in ``failed``: the page shows both in the source's section.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from datalake.reports.queries import check_day, fetch_results
+from datalake.reports.queries import QUERIES, check_day, fetch_results
 
 if TYPE_CHECKING:
     from datalake.reports.store import ReportStore
@@ -54,20 +58,27 @@ def build_report(
     athena_client: Any,
     store: ReportStore,
     *,
+    failures: dict[str, dict[str, str]] | None = None,
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The report document of one day: the plan, every query's rows, and the growth history read
     from the stored documents of the days before.
 
-    ``outputs`` maps source -> summary name -> the query task's return value (None when skipped).
+    ``outputs`` maps source -> summary name -> the query task's return value (None when skipped or
+    failed); ``failures`` source -> summary name -> why that query failed.
     """
     day = plan["day"]
+    failures = failures or {}
     sources: dict[str, Any] = {}
     for source, entry in plan["sources"].items():
         results: dict[str, Any] = {}
         for name, output in (outputs.get(source) or {}).items():
             results[name] = fetch_results(athena_client, output["query_execution_id"]) if output else None
-        sources[source] = {**entry, "results": results}
+        failed = {
+            name: {"title": QUERIES[name].title, "reason": reason}
+            for name, reason in (failures.get(source) or {}).items()
+        }
+        sources[source] = {**entry, "results": results, "failed": failed}
     past = store.read_summaries(history_days(day))
     history = storage_history({**past, day: {"sources": sources}})
     stamp = (generated_at or datetime.now(tz=UTC)).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,15 +1,20 @@
 """The two operators of the summaries DAG and the report button.
 
 ``SummaryQueryOperator`` is the provider's ``AthenaOperator`` with the run's plan filled in: the SQL
-file is rendered with the partition values the plan chose, the results go to a stable per-day prefix,
-and, as every Athena task of the package (``datalake.athena``), a retry picks up the query its previous
-try started instead of paying for a second one, and the bytes scanned are logged.
+file is rendered with the partition values the plan chose (checked again: the plan is an XCom), the
+results go to a stable per-day prefix, and, as every Athena task of the package (``datalake.athena``), a
+retry picks up the query its previous try started instead of paying for a second one, a query Athena
+marks not retryable fails at once, and the bytes scanned are logged. A source without data for the day
+skips its queries. A query that fails leaves its reason in an XCom and sends no alert of its own: the
+publish task reports it (``alerted_by``).
 
-``PublishReportOperator`` reads every result back (GetQueryResults), renders the page and stores it;
-its ``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
+``PublishReportOperator`` runs whatever happened to the queries: it reads every result back
+(GetQueryResults), renders the page and stores it, a failed query's section saying which summary failed
+and why; then it fails, naming those sections, so that the run alerts once. Its ``Daily report`` button
+opens that day's page on the Reports page of the Airflow UI.
 
-The DAG file imports this module at parse time: the report document, the renderer and the report store
-are imported by the code that runs in the task.
+The DAG file imports this module at parse time: the plan, the report document, the renderer and the
+report store are imported by the code that runs in the task.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
-from datalake.reports.queries import SummaryQuery
+from datalake.reports.queries import QUERIES, SummaryQuery, check_query_execution_id
 
 REPORTS_URL_PREFIX = "/reports"
+PUBLISH_TASK_ID = "publish_report"
+FAILURE_KEY = "failure"  # the XCom in which a failed query task leaves its reason
+NO_RESULT = "the query task ended without a result or a reason (killed, or out of time?): see its log"
 
 
 class SummaryQueryOperator(IdempotentAthenaOperator):
@@ -33,6 +41,8 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
     :param summary: the query (its file under ``include/sql/summaries/``).
     :param source: ``strava`` or ``inventory_<name>``: which entry of the plan to use.
     :param plan_task_id: the task whose return value is the plan (see ``datalake.reports.plan``).
+    :param alerted_by: the task that reports this one's failure in its own alert (see
+        ``datalake.alerts``); this task sends none.
     """
 
     ui_color = "#c7e6f5"
@@ -43,11 +53,13 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         summary: SummaryQuery,
         source: str,
         plan_task_id: str = "find_partitions",
+        alerted_by: str = PUBLISH_TASK_ID,
         config: DatalakeConfig | None = None,
         **kwargs: Any,
     ) -> None:
         config = config or get_config()
         self.results_root = config.athena.output_location("summaries")
+        kwargs["on_failure_callback"] = []  # replaces the package's default: alerted_by reports it
         # the output location is this root until the plan names the day (render_template_fields)
         super().__init__(
             query=summary.template,
@@ -59,13 +71,16 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         self.summary_name = summary.name
         self.source = source
         self.plan_task_id = plan_task_id
+        self.alerted_by = alerted_by
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        plan = context["ti"].xcom_pull(task_ids=self.plan_task_id)
-        entry = (plan or {}).get("sources", {}).get(self.source) or {}
-        values = entry.get("values")
-        if not values:
-            raise AirflowSkipException(f"{self.source}: {entry.get('reason') or 'no data for this day'}")
+        from datalake.reports.plan import checked_plan
+
+        plan = checked_plan(context["ti"].xcom_pull(task_ids=self.plan_task_id), get_config())
+        entry = plan["sources"][self.source]
+        values = entry["values"]
+        if values is None:
+            raise AirflowSkipException(f"{self.source}: {entry['reason']}")
         for name, value in values.items():
             if name in context and context[name] != value:
                 raise ValueError(f"summary value {name!r} would hide Airflow's context variable of that name")
@@ -77,11 +92,26 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         self.log.info(
             "Summary %s of %s: results under %s", self.summary_name, self.source, self.output_location
         )
-        query_execution_id = super().execute(context)
+        try:
+            query_execution_id = super().execute(context)
+        except AirflowException as error:  # a deferral is no AirflowException: it passes
+            self._leave_reason(context, error)
+            raise
         return self._finished(query_execution_id)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        return self._finished(super().execute_complete(context, event))
+        try:
+            query_execution_id = super().execute_complete(context, event)
+        except AirflowException as error:
+            self._leave_reason(context, error)
+            raise
+        return self._finished(query_execution_id)
+
+    def _leave_reason(self, context: Any, error: BaseException) -> None:
+        """Why the query failed, for the report (what the publish task shows and alerts with)."""
+        from datalake.alerts import one_line
+
+        context["ti"].xcom_push(key=FAILURE_KEY, value=one_line(str(error)))
 
     def _finished(self, query_execution_id: str) -> dict[str, Any]:
         info = self.hook.get_query_info(query_execution_id)
@@ -115,7 +145,8 @@ class DailyReportLink(BaseOperatorLink):
 
 
 class PublishReportOperator(BaseOperator):
-    """Read the day's summary results, render the report and store it next to the results.
+    """Read the day's summary results, render the report and store it; then fail, naming them, when
+    some summaries failed (give it a trigger rule that runs it whatever happened to the queries).
 
     :param query_tasks: source -> summary name -> task id of the query.
     """
@@ -136,21 +167,58 @@ class PublishReportOperator(BaseOperator):
         self.report_day: str | None = None
 
     def execute(self, context: Any) -> str:
+        from datalake.alerts import one_line
         from datalake.reports.document import build_report
+        from datalake.reports.plan import checked_plan
         from datalake.reports.render import render_report
         from datalake.reports.store import ReportStore
 
         config = get_config()
         ti = context["ti"]
-        plan = ti.xcom_pull(task_ids=self.plan_task_id)
-        outputs = {
-            source: {name: ti.xcom_pull(task_ids=task_id) for name, task_id in tasks.items()}
-            for source, tasks in self.query_tasks.items()
-        }
+        plan = checked_plan(ti.xcom_pull(task_ids=self.plan_task_id), config)
+        outputs: dict[str, dict[str, Any]] = {}
+        failures: dict[str, dict[str, str]] = {}
+        for source, tasks in self.query_tasks.items():
+            summarised = plan["sources"][source]["values"] is not None
+            outputs[source] = {}
+            for name, task_id in tasks.items():
+                output = ti.xcom_pull(task_ids=task_id) if summarised else None
+                outputs[source][name] = self._checked_output(output, task_id)
+                if summarised and output is None:
+                    reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY)
+                    failures.setdefault(source, {})[name] = one_line(reason) if reason else NO_RESULT
         store = ReportStore(config)
-        document = build_report(plan, outputs, aws.athena(config), store)
+        document = build_report(plan, outputs, aws.athena(config), store, failures=failures)
         html = render_report(document)
         url = store.write(plan["day"], html, document)
         self.report_day = plan["day"]
         self.log.info("Report for %s written to %s (%d bytes of HTML)", plan["day"], url, len(html))
+        if failures:
+            raise AirflowFailException(failed_sections(plan, failures, url))
         return plan["day"]
+
+    @staticmethod
+    def _checked_output(output: Any, task_id: str) -> dict[str, Any] | None:
+        """A query task's return value (an XCom), its query id checked before it reaches Athena."""
+        if output is None:
+            return None
+        if not isinstance(output, dict):
+            raise ValueError(f"the result of {task_id} (XCom) is not a mapping: {type(output).__name__}")
+        check_query_execution_id(
+            output.get("query_execution_id"), f"the query_execution_id of {task_id} (XCom)"
+        )
+        return output
+
+
+def failed_sections(plan: dict[str, Any], failures: dict[str, dict[str, str]], url: str) -> str:
+    """The publish task's error: where the report is, and each failed summary with its reason."""
+    count = sum(len(names) for names in failures.values())
+    parts = [
+        f"{plan['sources'][source]['title']} / {QUERIES[name].title}: {reason}"
+        for source, names in failures.items()
+        for name, reason in names.items()
+    ]
+    return (
+        f"The report of {plan['day']} is written ({url}), but {count} of its summaries failed. "
+        + " | ".join(parts)
+    )

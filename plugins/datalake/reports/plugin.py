@@ -4,8 +4,10 @@ Airflow finds it through the distribution's ``airflow.plugins`` entry point (``p
 installing the package is all a deployment needs; nothing is copied into a plugins folder.
 
 - ``fastapi_apps``: the reports app (``datalake.reports.web``) mounted by the API server at /reports,
-  behind Airflow's own login.
-- ``external_views``: a "Reports" entry in the navigation that shows /reports/ inside the UI.
+  for the users Airflow's auth manager lets read the ``daily_summaries`` DAG, under a strict
+  Content-Security-Policy.
+- ``external_views``: a "Reports" entry in the navigation that shows /reports/ inside the UI (in an
+  iframe: the page's frame policy allows its own origin).
 - ``operator_extra_links``: the button on the publish task that opens that day's report.
 """
 

@@ -21,8 +21,10 @@ from datalake.inventory.layout import check_dt
 
 STRAVA_SOURCE = "strava"
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Matched whole (``fullmatch``: ``$`` would let a trailing newline through), ASCII digits only.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUERY_EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ STRAVA_QUERIES: tuple[SummaryQuery, ...] = (
     SummaryQuery("strava_longest", "Longest activities"),
 )
 
+QUERIES = {query.name: query for query in (*INVENTORY_QUERIES, *STRAVA_QUERIES)}
+
 WEEKS_SHOWN = 12  # weekly volume: this ISO week and the eleven before it
 
 
@@ -65,7 +69,7 @@ def inventory_source(inventory: InventoryConfig) -> str:
 
 
 def check_day(value: str, what: str = "report day") -> date:
-    if not isinstance(value, str) or not _DAY.match(value):
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
         raise ValueError(f"{what} must look like YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(value)
@@ -74,7 +78,7 @@ def check_day(value: str, what: str = "report day") -> date:
 
 
 def _identifier(value: str, what: str) -> str:
-    if not _IDENTIFIER.match(value or ""):
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
         raise ValueError(f"{what} must be a plain SQL identifier, got {value!r}")
     return value
 
@@ -145,6 +149,13 @@ def _convert(value: str | None, athena_type: str) -> Any:
         return float(value)
     if kind == "boolean":
         return value.lower() == "true"
+    return value
+
+
+def check_query_execution_id(value: Any, what: str) -> str:
+    """``value`` if it is an Athena query execution id (a UUID), else a ValueError naming ``what``."""
+    if not isinstance(value, str) or not _QUERY_EXECUTION_ID.fullmatch(value):
+        raise ValueError(f"{what} must be an Athena query execution id, got {value!r}")
     return value
 
 

@@ -24,7 +24,9 @@ import jinja2
 NO_DATA = "No data for this day"
 
 _PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777", "#475569")
-_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(?:UTC|Z|[+-]00:?00)?$")
+_TIMESTAMP = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]+)? *(?:UTC|Z|[+-]00:?00)?"
+)
 _CHAR_WIDTH = 7  # px: 12px system-ui text averages under 7px a character
 
 
@@ -64,7 +66,7 @@ def utc_timestamp(value: Any) -> str:
     """``2021-05-04 16:56:41.000 UTC`` (as Athena prints it) -> ``2021-05-04 16:56:41 UTC``."""
     if value is None or value == "":
         return "–"
-    match = _TIMESTAMP.match(str(value).strip())
+    match = _TIMESTAMP.fullmatch(str(value).strip())
     return f"{match.group(1)} {match.group(2)} UTC" if match else str(value)
 
 

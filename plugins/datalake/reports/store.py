@@ -17,7 +17,7 @@ from datalake.reports.queries import check_day
 
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
-_DAY_FILE = re.compile(r"/(\d{4}-\d{2}-\d{2})/([^/]+)$")
+_DAY_FILE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})/([^/]+)")  # a key after the prefix, whole
 
 
 class ReportStore:
@@ -58,11 +58,10 @@ class ReportStore:
         """The days that hold a file ``name`` (one listing of the reports prefix)."""
         client = self.hook.get_conn()
         days = set()
-        for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}/"
-        ):
+        start = f"{self.prefix}/"
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
             for item in page.get("Contents", []):
-                match = _DAY_FILE.search(item["Key"])
+                match = _DAY_FILE.fullmatch(item["Key"][len(start) :])
                 if match and match.group(2) == name:
                     days.add(match.group(1))
         return days
