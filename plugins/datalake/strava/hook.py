@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from airflow.sdk.bases.hook import BaseHook
 
 from datalake.strava.client import HTTP_TIMEOUT, StravaClient
 from datalake.strava.errors import StravaAuthorizationError
@@ -25,11 +26,6 @@ from datalake.strava.tokens import (
     refresh_and_persist,
     tokens_from_extra,
 )
-
-try:
-    from airflow.sdk.bases.hook import BaseHook
-except ImportError:  # pragma: no cover - older layouts
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
 
 
 class StravaHook(BaseHook):
