@@ -20,9 +20,16 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from devstack.processes import free_port, spawn, stop_group
 from devstack.strava_api import StravaStandIn, seed_activities
+
+# The API server and this process must encrypt connections and Variables with the same key, set before
+# anything here encrypts or decrypts: Airflow caches its Fernet object on first use
+# (airflow.models.crypto.get_fernet), so a key set later would leave this process unable to read what
+# the API server writes, and every connection it wrote would look undefined.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 
 # Seeded activities start in the 5 days before END (UTC midnight), so daily intervals split them cleanly.
 END = datetime(2026, 11, 20, tzinfo=UTC)
@@ -68,11 +75,6 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
     home = Path(os.environ["AIRFLOW_HOME"])
     airflow = str(Path(sys.executable).with_name("airflow"))
     port = free_port()
-    # Both processes must encrypt connection passwords and extras with the same key.
-    from cryptography.fernet import Fernet
-
-    saved_key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
-    os.environ["AIRFLOW__CORE__FERNET_KEY"] = saved_key or Fernet.generate_key().decode()
     env = dict(os.environ)
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     env.update(
@@ -112,8 +114,6 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
         yield ApiServer(url, "admin", password)
     finally:
         stop_group(proc.pid)
-        if saved_key is None:
-            os.environ.pop("AIRFLOW__CORE__FERNET_KEY", None)
 
 
 @pytest.fixture
