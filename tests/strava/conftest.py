@@ -215,3 +215,33 @@ def api_proxy(airflow_api: ApiServer) -> Iterator[ApiProxy]:
 
 def token_posts(standin: StravaStandIn) -> int:
     return sum(1 for r in standin.requests if r.path == "/oauth/token")
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def dag_run_env(local_aws: str, log_folder: Path) -> dict[str, str]:
+    """The environment of an ``airflow dags test`` child: this process's, AWS at the local AWS, logs in
+    ``log_folder`` (the lake and Athena results buckets must exist: :func:`create_lake_buckets`)."""
+    env = dict(os.environ)
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
+    )
+    env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(log_folder)
+    return env
+
+
+def create_lake_buckets(local_aws: str) -> None:
+    import boto3
+
+    from datalake.config import get_config
+
+    config = get_config()
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    for bucket in (config.lake.bucket, config.athena.results_bucket):
+        s3.create_bucket(Bucket=bucket)
+
+
+def texts_under(*paths: Path) -> list[str]:
+    """The text of every file under ``paths`` (logs, say)."""
+    return [p.read_text(errors="replace") for root in paths for p in root.rglob("*") if p.is_file()]
