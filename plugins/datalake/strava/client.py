@@ -7,8 +7,9 @@
   limit raises :class:`StravaDailyLimitReached` (fails the run with a clear message).
 - 5xx, timeouts and dropped connections are retried with exponential backoff and full jitter, by the
   package's one HTTP policy (:mod:`datalake.strava.http`).
-- A 401 calls ``on_unauthorized`` with the refused access token, once until a call succeeds again, and
-  repeats the call with the token it returns (the hook's one refresh path: it re-reads the store first).
+- A 401 calls ``on_unauthorized`` with the refused access token (up to :data:`MAX_UNAUTHORIZED` times
+  until a call succeeds again) and repeats the call with the token it returns (the hook's one refresh
+  path: it re-reads the store first).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 API_PATH = "/api/v3"
 PER_PAGE = 200
 QUARTER_HOUR_S = 900
+# 401s in a row, each answered with another access token, before the refusal counts: a token another run
+# just stored may die before this client used it once.
+MAX_UNAUTHORIZED = 3
 DAY_S = 86400
 
 
@@ -157,7 +161,7 @@ class StravaClient:
         self.rate_margin = rate_margin
         self.limits = RateLimits()
         self.calls = 0
-        self._refreshed = False
+        self._unauthorized = 0  # 401s since the last answer that was not one
 
     def __repr__(self) -> str:
         return f"StravaClient({self.api_url!r}, calls={self.calls})"
@@ -230,20 +234,21 @@ class StravaClient:
                 self._wait_for_window("HTTP 429")
                 continue
             if response.status_code == 401:
-                if self.on_unauthorized is None or self._refreshed:
+                if self.on_unauthorized is None or self._unauthorized >= MAX_UNAUTHORIZED:
                     raise StravaAuthorizationError(
-                        f"Strava refused the access token for GET {path} (HTTP 401) even after a refresh: "
-                        f"the app may lack the activity:read_all scope. {REAUTHORISE_HELP}"
+                        f"Strava refused the access token for GET {path} (HTTP 401) even after "
+                        f"{self._unauthorized} new one(s): the app may lack the activity:read_all scope. "
+                        f"{REAUTHORISE_HELP}"
                     )
                 log.info("Strava answered 401: getting a good access token")
-                self._refreshed = True
+                self._unauthorized += 1
                 self._access_token = self.on_unauthorized(self._access_token)
                 continue
             if response.status_code >= 400:
                 raise StravaError(
                     f"Strava GET {path} answered HTTP {response.status_code}: {response.text[:200]}"
                 )
-            self._refreshed = False  # a later 401 (the new token expiring too) may refresh again
+            self._unauthorized = 0  # a later 401 (the new token expiring too) may refresh again
             return json_body(
                 response,
                 endpoint=f"Strava GET {self.api_url}{path}",
