@@ -65,9 +65,12 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
 REFRESH_MARGIN_S = 3600
 # After a 401, a stored access token (other than the refused one) with more than this left is used.
 UNAUTHORIZED_MARGIN_S = 60
-# Store check, exchange and write-back together, and the part of it the exchange leaves to the writes.
-TOKEN_BUDGET_S = 90.0
-WRITE_RESERVE_S = 45.0
+# Store check, exchange and write-back together. The token task has 5 minutes; the worst case, a wait for
+# another refresh in flight (at most its budget), a refused refresh, then a second one after the grace
+# below, fits well inside them.
+TOKEN_BUDGET_S = 60.0
+# The exchange stops retrying once less than this share of the budget is left: the rest is the writes'.
+WRITE_SHARE = 0.5
 SETTLE_POLL_S = 0.5
 # How long a refused refresh token is checked against the store before the refusal counts.
 REFUSAL_GRACE_S = 3.0
@@ -410,7 +413,7 @@ def refresh_and_persist(
             tokens.refresh_token,
             conn_id=conn_id,
             session=session or requests.Session(),
-            deadline=deadline.before(WRITE_RESERVE_S),
+            deadline=deadline.before(deadline.remaining() * WRITE_SHARE),
             attempts=4,
             sleep=sleep,
         )
@@ -448,7 +451,7 @@ def refresh_and_persist(
 
 
 # -- the one path ---------------------------------------------------------------------------------------
-def _settle(conn: Any, store: ConnectionStore, journal: TokenJournal) -> tuple[Any, bool]:
+def _settle(conn: Any, store: ConnectionStore, journal: TokenJournal, budget_s: float) -> tuple[Any, bool]:
     """Wait for a refresh in flight elsewhere, and write the answer of one that stopped before it could.
 
     Returns the connection as the store now holds it, and whether an answer was recovered.
@@ -481,7 +484,7 @@ def _settle(conn: Any, store: ConnectionStore, journal: TokenJournal) -> tuple[A
             store.description,
         )
         extra = _merged_extra(conn, recovered)
-        _save(conn, extra, store, rotated=True, deadline=Deadline(TOKEN_BUDGET_S), kept_in=journal.where)
+        _save(conn, extra, store, rotated=True, deadline=Deadline(budget_s), kept_in=journal.where)
         journal.clear(entry)
         return store.read(conn_id), True
     if entry.state == REFRESHING:
@@ -528,24 +531,28 @@ def ensure_fresh_tokens(
     session: requests.Session | None = None,
     refused_access_token: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    budget_s: float = TOKEN_BUDGET_S,
 ) -> tuple[StravaTokens, RefreshOutcome]:
     """Tokens good for use: the stored ones while they last, else refreshed and persisted (see above).
 
     :param conn: the connection as just read from where it lives.
     :param refused_access_token: the access token Strava just answered 401 to, if that is why.
+    :param budget_s: the deadline of one refresh (store check, exchange, write-back), in seconds.
     """
     conn_id = conn.conn_id
     store = _LazyStore(store_factory, conn_id)
     recovered = False
     if journal is not None:
-        conn, recovered = _settle(conn, store, journal)
+        conn, recovered = _settle(conn, store, journal, budget_s)
     tokens = tokens_from_extra(conn.extra_dejson, conn_id)
     if _usable(tokens, now(), margin_s, refused_access_token):
         log.info("Strava access token of %s is valid until %s: no refresh needed", conn_id, tokens.expires_at)
         stored_in = store.description if recovered else "unchanged"
         return tokens, RefreshOutcome(conn_id, False, recovered, tokens.expires_at, stored_in, recovered)
     try:
-        new = refresh_and_persist(conn, tokens, store, journal=journal, session=session, sleep=sleep)
+        new = refresh_and_persist(
+            conn, tokens, store, journal=journal, session=session, deadline=Deadline(budget_s), sleep=sleep
+        )
     except RefreshTokenRefused:
         # Another run may have rotated it since `conn` was read: the store and the journal say, within
         # moments (a refresh that won a race against this one writes its answer right after Strava's).
@@ -554,7 +561,7 @@ def ensure_fresh_tokens(
         while True:
             current = store.read(conn_id)
             if journal is not None:
-                current, _ = _settle(current, store, journal)
+                current, _ = _settle(current, store, journal, budget_s)
             newer = tokens_from_extra(current.extra_dejson, conn_id)
             if newer.refresh_token != tokens.refresh_token:
                 break
@@ -566,6 +573,8 @@ def ensure_fresh_tokens(
         if _usable(newer, now(), margin_s, refused_access_token):
             return newer, RefreshOutcome(conn_id, False, False, newer.expires_at, "unchanged", recovered)
         tokens = newer
-        new = refresh_and_persist(current, newer, store, journal=journal, session=session, sleep=sleep)
+        new = refresh_and_persist(
+            current, newer, store, journal=journal, session=session, deadline=Deadline(budget_s), sleep=sleep
+        )
     rotated = new.refresh_token != tokens.refresh_token
     return new, RefreshOutcome(conn_id, True, rotated, new.expires_at, store.description, recovered)
