@@ -65,6 +65,15 @@ def test_tasks_run_in_order_and_the_last_one_publishes_the_asset(dag) -> None:
     assert dag.get_task("extract_activities").retry_policy is not None
 
 
+def test_the_worst_case_of_the_token_task_fits_well_inside_its_time_limit(dag) -> None:
+    from datalake.strava.tokens import REFUSAL_GRACE_S, TOKEN_BUDGET_S
+
+    limit = dag.get_task("refresh_token").execution_timeout.total_seconds()
+    # a wait for another refresh in flight, a refused refresh, the grace, and a second refresh
+    worst = 3 * TOKEN_BUDGET_S + REFUSAL_GRACE_S
+    assert worst <= 0.7 * limit, (worst, limit)
+
+
 @pytest.mark.e2e
 def test_no_token_value_reaches_any_log_of_a_real_run(
     airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -1,4 +1,5 @@
-"""A token task killed right after Strava answered loses nothing: the next try writes the journal's tokens.
+"""A token task killed (or out of time) right after Strava answered loses nothing: the next try writes the
+journal's tokens.
 
 The kill is real: ``airflow dags test`` in a child process refreshes through the API server, with a proxy
 in front of it that holds the write-back of the new tokens; once Strava has answered (it recorded the
@@ -13,13 +14,18 @@ import json
 import os
 import signal
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from datalake.config import get_config
+from datalake.strava.errors import StravaError
+from datalake.strava.hook import StravaHook
 from datalake.strava.journal import ANSWERED, TokenJournal
+from datalake.strava.store import AirflowApiStore
+from datalake.strava.tokens import ensure_fresh_tokens
 from devstack.processes import spawn, stop_group
 from tests.strava.api_proxy import ApiProxy, Rule
 from tests.strava.conftest import (
@@ -114,3 +120,42 @@ def test_a_token_task_killed_right_after_stravas_answer_loses_nothing(
     for text in texts + texts_under(tmp_path / "logs-killed", tmp_path / "logs-next"):
         for secret in secrets:
             assert secret not in text
+
+
+def test_a_write_back_that_hangs_ends_within_the_budget_and_the_next_try_writes_it(
+    airflow_api: ApiServer, strava, api_proxy: ApiProxy, metastore_reads: None
+) -> None:
+    from airflow.sdk.bases.hook import BaseHook
+
+    put_strava_connections(
+        airflow_api,
+        strava,
+        strava_conn_id="strava_hang",
+        api_conn_id="airflow_api_hang",
+        api_host=api_proxy.url,
+    )
+    api_proxy.add(Rule("PATCH", "/api/v2/connections/strava_hang", {"update_mask": "extra"}, hold=True))
+    store = AirflowApiStore("airflow_api_hang")
+    budget = 6.0
+    started = time.monotonic()
+    with pytest.raises(StravaError) as caught:  # not AirflowFailException: the next try recovers it
+        ensure_fresh_tokens(
+            BaseHook.get_connection("strava_hang"),
+            lambda _id: store,
+            journal=TokenJournal("strava_hang"),
+            budget_s=budget,
+        )
+    elapsed = time.monotonic() - started
+
+    assert elapsed < budget + 2, elapsed  # the deadline, not the task's time limit, ended it
+    message = str(caught.value)
+    assert "Strava has rotated the refresh token" in message
+    assert "Nothing is lost" in message
+    assert "datalake_strava_token_journal__strava_hang" in message
+    assert strava.refresh_token not in message
+
+    api_proxy.release()
+    outcome = StravaHook("strava_hang", airflow_api_conn_id="airflow_api_hang").ensure_fresh_token()
+    assert outcome.recovered
+    assert BaseHook.get_connection("strava_hang").extra_dejson["refresh_token"] == strava.refresh_token
+    assert token_posts(strava) == 1
