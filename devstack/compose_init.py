@@ -48,13 +48,14 @@ def main() -> int:
             "host": os.environ["STRAVA_URL"],
             "login": strava["client_id"],
             "password": strava["client_secret"],
-            "extra": {"refresh_token": strava["refresh_token"]},
+            "extra": {"refresh_token": strava["refresh_token"], "allow_insecure_http": True},
         },
         config.strava.airflow_api_conn_id: {
             "conn_type": "http",
             "host": "http://airflow-apiserver:8080",
             "login": "admin",
             "password": admin_password,
+            "extra": {"allow_insecure_http": True},  # plain http on the compose network only
         },
     }
     for conn_id, fields in connections.items():
