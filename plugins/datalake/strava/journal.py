@@ -75,9 +75,9 @@ class JournalEntry:
         or an earlier refresh of this very thread. A writer on another host counts as alive."""
         host, _, rest = self.writer.partition(":")
         pid_text, _, thread_text = rest.partition(":")
-        if host != socket.gethostname():
-            return True
-        pid, thread = int(pid_text), int(thread_text or 0)
+        if host != socket.gethostname() or not (pid_text.isdigit() and thread_text.isdigit()):
+            return True  # cannot tell: alive until its deadline
+        pid, thread = int(pid_text), int(thread_text)
         if pid != os.getpid():
             try:
                 os.kill(pid, 0)
