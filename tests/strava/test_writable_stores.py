@@ -74,6 +74,17 @@ class IamAws:
     admin: dict[str, str]  # access keys allowed everything
     reader: dict[str, str]  # access keys allowed GetSecretValue and DescribeSecret only
 
+    def client(self, keys: dict[str, str]) -> Any:
+        """A Secrets Manager client with ``keys`` (given outright: boto3's default session caches the
+        credentials it found first)."""
+        return boto3.client(
+            "secretsmanager",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+
 
 def _user(iam: Any, name: str, actions: list[str]) -> dict[str, str]:
     iam.create_user(UserName=name)
@@ -115,12 +126,8 @@ def test_a_role_with_get_but_not_put_secret_value_gets_no_refresh(
         "password": strava.client_secret,
         "extra": strava_extra(strava),
     }
-    for name, value in iam_aws.admin.items():
-        monkeypatch.setenv(name, value)
-    boto3.client("secretsmanager", endpoint_url=iam_aws.url, region_name=REGION).create_secret(
-        Name=secret_id, SecretString=json.dumps(doc)
-    )
-    for name, value in iam_aws.reader.items():  # the task's identity from here on
+    iam_aws.client(iam_aws.admin).create_secret(Name=secret_id, SecretString=json.dumps(doc))
+    for name, value in iam_aws.reader.items():  # the task's identity: the secrets backend reads it here
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(
         "AIRFLOW__SECRETS__BACKEND",
@@ -131,8 +138,8 @@ def test_a_role_with_get_but_not_put_secret_value_gets_no_refresh(
     store = store_for(conn_id, "airflow_api")
     assert store.description == f"AWS Secrets Manager secret {secret_id!r}"
     first = strava.refresh_token
-    readable = boto3.client("secretsmanager", endpoint_url=iam_aws.url, region_name=REGION)
-    assert json.loads(readable.get_secret_value(SecretId=secret_id)["SecretString"]) == doc  # a read passes
+    readable = iam_aws.client(iam_aws.reader).get_secret_value(SecretId=secret_id)["SecretString"]
+    assert json.loads(readable) == doc  # a read passes
     conn = Connection(conn_id=conn_id, **{**doc, "extra": json.dumps(doc["extra"])})
 
     with pytest.raises(TokenPersistenceError) as caught:
