@@ -166,23 +166,25 @@ class AirflowApiStore:
         mask(jwt, what=f"the Airflow API token of connection {self.api_conn_id!r}")
         self._jwt = jwt
 
+    def _send(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
+        return send(
+            self.session,
+            method,
+            f"{self._base}/api/v2{path}",
+            what=f"Airflow's API {method} {path}",
+            headers={"Authorization": f"Bearer {self._jwt}"},
+            timeout=deadline.timeout(),
+            **kwargs,
+        )
+
     def _request(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
-        for attempt in range(2):
-            if self._jwt is None:
-                self._login(deadline)
-            answer = send(
-                self.session,
-                method,
-                f"{self._base}/api/v2{path}",
-                what=f"Airflow's API {method} {path}",
-                headers={"Authorization": f"Bearer {self._jwt}"},
-                timeout=deadline.timeout(),
-                **kwargs,
-            )
-            if answer.status_code != 401 or attempt:
-                return answer
-            self._jwt = None  # the token expired or the API server restarted: log in again once
-        raise AssertionError("unreachable")  # pragma: no cover
+        if self._jwt is None:
+            self._login(deadline)
+        answer = self._send(method, path, deadline, **kwargs)
+        if answer.status_code == 401:  # the token expired or the API server restarted: log in again once
+            self._login(deadline)
+            answer = self._send(method, path, deadline, **kwargs)
+        return answer
 
     def _retry(self, action: Callable[[], None], deadline: Deadline) -> None:
         retrying(attempts=self.attempts, wait_max=self.wait_max, multiplier=0.5, deadline=deadline)(action)
