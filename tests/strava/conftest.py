@@ -20,17 +20,10 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
 from devstack.processes import free_port, spawn, stop_group
 from devstack.strava_api import StravaStandIn, seed_activities
 from tests.strava.api_proxy import ApiProxy
-
-# The API server and this process must encrypt connections and Variables with the same key, set before
-# anything here encrypts or decrypts: Airflow caches its Fernet object on first use
-# (airflow.models.crypto.get_fernet), so a key set later would leave this process unable to read what
-# the API server writes, and every connection it wrote would look undefined.
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,7 +73,7 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
     home = Path(os.environ["AIRFLOW_HOME"])
     airflow = str(Path(sys.executable).with_name("airflow"))
     port = free_port()
-    env = dict(os.environ)
+    env = dict(os.environ)  # the session's Fernet key included (tests/conftest.py)
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     env.update(
         {
