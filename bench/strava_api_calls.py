@@ -39,10 +39,10 @@ class _MemoryStore:
     def __init__(self) -> None:
         self.extra: dict[str, Any] = {}
 
-    def check(self, conn_id: str) -> None:
+    def check(self, conn: Any, deadline: Any) -> None:
         return None
 
-    def save_extra(self, conn: Any, extra: dict[str, Any], *, rotated: bool) -> None:
+    def save_extra(self, conn: Any, extra: dict[str, Any], *, deadline: Any) -> None:
         self.extra = extra
 
 

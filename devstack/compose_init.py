@@ -42,6 +42,7 @@ def main() -> int:
         api_url="http://airflow-apiserver:8080",
         api_username="admin",
         api_password=admin_password,
+        plain_http=True,  # the compose network, not loopback
     )
     for conn_id, fields in connections.items():
         subprocess.run(["airflow", "connections", "delete", conn_id], check=False, capture_output=True)

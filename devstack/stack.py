@@ -209,9 +209,14 @@ def stack_connections(
     api_url: str,
     api_username: str,
     api_password: str,
+    plain_http: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The connections of a local stack by id, fields as the REST API names them: the local AWS, the
-    Strava stand-in (its credentials from its state file) and the Airflow API the token task writes to."""
+    Strava stand-in (its credentials from its state file) and the Airflow API the token task writes to.
+
+    ``plain_http``: the stand-ins are reached over http off loopback (docker-compose's network), which
+    the Strava and API connections must opt into (the pipeline requires https elsewhere)."""
+    opt_in = {"allow_insecure_http": True} if plain_http else {}
     return {
         config.aws_conn_id: aws_connection(aws_url),
         config.strava.conn_id: {
@@ -219,13 +224,14 @@ def stack_connections(
             "host": strava_url,
             "login": strava["client_id"],
             "password": strava["client_secret"],
-            "extra": {"refresh_token": strava["refresh_token"]},
+            "extra": {"refresh_token": strava["refresh_token"], **opt_in},
         },
         config.strava.airflow_api_conn_id: {
             "conn_type": "http",
             "host": api_url,
             "login": api_username,
             "password": api_password,
+            **({"extra": opt_in} if opt_in else {}),
         },
     }
 

@@ -16,9 +16,12 @@ It serves what the pipeline uses, as Strava documents it:
   ``count_token_requests=True``.
 
 Faults for tests, switchable in-process or over HTTP (``POST /_standin/faults``): 5xx answers, slow
-answers, dropped connections, pages shorter than ``per_page`` before the end, preset usage, expired access
-tokens, a revoked refresh token. Injected faults happen "in front of" the API: they are recorded in
-:attr:`StravaStandIn.requests` but not counted against the rate limits. ``GET /_standin/state`` reports
+answers, dropped connections, HTML pages answered with 200 in place of the API (as a proxy, a captive
+portal or a wrong host does), pages shorter than ``per_page`` before the end, preset usage, expired access
+tokens, a revoked refresh token, and new tokens on every refresh (``rotate_every_refresh``: no reuse of
+an access token with more than an hour left, so every refresh rotates the refresh token). Injected
+faults happen "in front of" the API: they are recorded in :attr:`StravaStandIn.requests` but not counted
+against the rate limits. ``GET /_standin/state`` reports
 request counts and switches, never a secret. The stand-in is stricter than Strava in one place: token
 requests carrying credentials in the query string are refused, so secrets never end up in URLs or logs.
 
@@ -73,6 +76,11 @@ SAME_TOKEN_MIN_LEFT = 3600  # refreshing with more than this left returns the sa
 ATHLETE_ID = 31337042
 _MAX_BODY = 1 << 20
 _SENSITIVE = frozenset({"client_secret", "refresh_token", "access_token", "code", "client_id"})
+
+HTML_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>"
+    "<body><p>Please sign in to use this network.</p></body></html>\n"
+)
 
 # Strava's error bodies.
 REFRESH_TOKEN_INVALID = {
@@ -448,6 +456,7 @@ class StravaStandIn(ThreadedServer):
         host: str = "127.0.0.1",
         port: int = 0,
         rotate_refresh_tokens: bool = True,
+        rotate_every_refresh: bool = False,
         access_token_ttl: int = 21600,
         read_limit_15min: int = 100,
         read_limit_daily: int = 1000,
@@ -461,6 +470,7 @@ class StravaStandIn(ThreadedServer):
         self.host = host
         self.port = port
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.rotate_every_refresh = rotate_every_refresh
         self.access_token_ttl = access_token_ttl
         self.read_limit = (read_limit_15min, read_limit_daily)
         self.overall_limit = (overall_limit_15min, overall_limit_daily)
@@ -477,6 +487,7 @@ class StravaStandIn(ThreadedServer):
         self._fail = [0, 500]
         self._slow: list[float] = [0, 0.0]
         self._drop = 0
+        self._html = 0
         self._short_pages = False
         self._windows = (-1, -1)  # (15-min window index, day index)
         self._read_usage = [0, 0]
@@ -577,6 +588,18 @@ class StravaStandIn(ThreadedServer):
         with self._lock:
             self._drop = n
 
+    def html_next(self, n: int) -> None:
+        """The next ``n`` requests answer 200 with an HTML page instead of the API's JSON."""
+        if n < 0:
+            raise ValueError(f"html_next needs n >= 0, got {n}")
+        with self._lock:
+            self._html = n
+
+    def set_rotate_every_refresh(self, on: bool) -> None:
+        """Every refresh issues a new access token (and, with rotation, a new refresh token)."""
+        with self._lock:
+            self.rotate_every_refresh = bool(on)
+
     def set_short_pages(self, on: bool) -> None:
         """Activity pages come back shorter than ``per_page`` before the end (nothing is lost)."""
         with self._lock:
@@ -618,6 +641,7 @@ class StravaStandIn(ThreadedServer):
                     "fail_next": list(self._fail),
                     "slow_next": list(self._slow),
                     "drop_next": self._drop,
+                    "html_next": self._html,
                     "short_pages": self._short_pages,
                 },
                 "usage": {
@@ -628,6 +652,7 @@ class StravaStandIn(ThreadedServer):
                 },
                 "limits": {"read": list(self.read_limit), "overall": list(self.overall_limit)},
                 "rotate_refresh_tokens": self.rotate_refresh_tokens,
+                "rotate_every_refresh": self.rotate_every_refresh,
                 "activities": len(self.activities),
             }
 
@@ -659,7 +684,7 @@ class StravaStandIn(ThreadedServer):
             u > lim for u, lim in zip(self._overall_usage, self.overall_limit, strict=True)
         )
 
-    def _take_faults(self) -> tuple[float, bool, int | None]:
+    def _take_faults(self) -> tuple[float, bool, int | None, bool]:
         with self._lock:
             delay = 0.0
             if self._slow[0] > 0:
@@ -672,13 +697,16 @@ class StravaStandIn(ThreadedServer):
             if not drop and self._fail[0] > 0:
                 self._fail[0] -= 1
                 fail = int(self._fail[1])
-            return delay, drop, fail
+            html = not drop and fail is None and self._html > 0
+            if html:
+                self._html -= 1
+            return delay, drop, fail, html
 
     def _serve(
         self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes
     ) -> _Reply | None:
         """Answer one non-control request; None means: drop the connection."""
-        delay, drop, fail = self._take_faults()
+        delay, drop, fail, html = self._take_faults()
         if delay:
             self._stopping.wait(delay)
         if drop:
@@ -689,6 +717,8 @@ class StravaStandIn(ThreadedServer):
             if fail is not None:
                 self._roll_windows()
                 reply = _Reply(fail, {"message": "Injected fault", "errors": []}, {})
+            elif html:
+                reply = _Reply(200, HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
             elif counted and self._count():
                 # checked on arrival: an over-limit request is refused, and still counted
                 reply = _Reply(429, RATE_LIMIT_EXCEEDED, {})
@@ -736,7 +766,8 @@ class StravaStandIn(ThreadedServer):
             return _Reply(400, REFRESH_TOKEN_INVALID, {})
         now = self.clock()
         current = self._current_access
-        if current is None or self._access.get(current, 0) - now <= SAME_TOKEN_MIN_LEFT:
+        left = self._access.get(current, 0) - now if current is not None else 0
+        if self.rotate_every_refresh or left <= SAME_TOKEN_MIN_LEFT:
             current = secrets.token_hex(20)
             self._access[current] = math.floor(now) + self.access_token_ttl
             self._current_access = current
@@ -841,7 +872,9 @@ class StravaStandIn(ThreadedServer):
             "fail_next",
             "slow_next",
             "drop_next",
+            "html_next",
             "short_pages",
+            "rotate_every_refresh",
             "usage",
             "expire_access_tokens",
             "revoke_refresh_token",
@@ -856,8 +889,12 @@ class StravaStandIn(ThreadedServer):
             self.slow_next(*spec["slow_next"])
         if "drop_next" in spec:
             self.drop_next(int(spec["drop_next"]))
+        if "html_next" in spec:
+            self.html_next(int(spec["html_next"]))
         if "short_pages" in spec:
             self.set_short_pages(bool(spec["short_pages"]))
+        if "rotate_every_refresh" in spec:
+            self.set_rotate_every_refresh(bool(spec["rotate_every_refresh"]))
         if "usage" in spec:
             self.set_usage(**spec["usage"])
         if spec.get("expire_access_tokens"):
@@ -923,9 +960,11 @@ def _handler_for(standin: StravaStandIn) -> type[BaseHTTPRequestHandler]:
             self._send(reply)
 
         def _send(self, reply: _Reply) -> None:
-            payload = json.dumps(reply.body).encode()
+            # a page is sent as it is, anything else as JSON
+            payload = reply.body.encode() if isinstance(reply.body, str) else json.dumps(reply.body).encode()
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "Content-Type" not in reply.headers:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for key, value in reply.headers.items():
                 self.send_header(key, value)

@@ -31,7 +31,7 @@ not say *what* went wrong.
 It never carries a secret: the text goes through Airflow's secrets masker (which knows every value
 registered with ``mask_secret``, such as a fresh Strava access token) and through patterns that hide
 anything shaped like a credential (bearer tokens, ``token=...``/``secret: ...`` pairs, long hex or
-base64 strings).
+base64 strings): :func:`datalake.redaction.redact`.
 
 **Where** (``alerts.notifier`` in ``include/datalake.yaml``):
 
@@ -52,7 +52,6 @@ the triggerer). The inventory DAGs need none: their sensor's deadline fails the 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -61,61 +60,13 @@ from typing import Any
 from urllib.parse import quote
 
 from datalake.config import AlertsConfig, DatalakeConfig, get_config
+from datalake.redaction import one_line, redact
 
 log = logging.getLogger(__name__)
 
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
-ERROR_LIMIT = 1500
 RECORD_PREFIX = "datalake_alerted"
 NOTIFIERS = ("sns", "smtp", "slack")
-
-# (pattern, replacement), compiled on first use: every DAG file imports this module at parse time
-_SECRET_PATTERNS = (
-    # Authorization headers and bearer tokens
-    (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 ***"),
-    # key=value / "key": "value" pairs whose key names a credential
-    (
-        r"(?i)([\"']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|credential|authorization)"
-        r"[\w-]*(?<!Error)(?<!Exception)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)",
-        r"\1***",
-    ),
-    # credentials inside URLs: scheme://user:password@host
-    (r"(://[^/\s:@]+:)[^@\s/]+@", r"\1***@"),
-    # long opaque strings: Strava tokens are 40 hex characters; JWTs and keys are long base64
-    (r"\b[0-9a-fA-F]{32,}\b", "***"),
-    (r"\b[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{8,}\b", "***"),
-    (r"(?<![\w/.-])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}", "***"),
-)
-
-
-@functools.cache
-def _secret_patterns() -> list[tuple[re.Pattern[str], str]]:
-    return [(re.compile(pattern), replacement) for pattern, replacement in _SECRET_PATTERNS]
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret and anything shaped like a credential replaced by ``***``."""
-    try:
-        from airflow.sdk.log import redact as airflow_redact
-
-        text = str(airflow_redact(text))
-    except Exception:  # the masker is a nicety here; the patterns below still apply
-        log.debug("Airflow's secrets masker is not available", exc_info=True)
-    for pattern, replacement in _secret_patterns():
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def one_line(error: object, limit: int = ERROR_LIMIT) -> str:
-    """An exception (or any text) as one redacted line of at most ``limit`` characters."""
-    if error is None:
-        return "no error recorded (see the log)"
-    if isinstance(error, BaseException):
-        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    else:
-        text = str(error)
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- the message --------------------------------------------------------------------------------------

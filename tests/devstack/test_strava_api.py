@@ -183,8 +183,20 @@ def test_without_rotation_the_refresh_token_stays(clock: Clock):
         assert first["access_token"] != second["access_token"]
 
 
+def test_rotating_on_every_refresh_issues_new_tokens_even_with_hours_left(clock: Clock):
+    with StravaStandIn([], clock=clock, rotate_every_refresh=True) as strava:
+        first = refresh(strava).json()
+        second = refresh(strava, refresh_token=first["refresh_token"]).json()
+        assert second["access_token"] != first["access_token"]
+        assert second["refresh_token"] != first["refresh_token"]
+        assert second["expires_in"] == 21600
+        assert refresh(strava, refresh_token=first["refresh_token"]).json() == REFRESH_TOKEN_INVALID
+
+
 def test_wrong_client_credentials_are_refused(strava: StravaStandIn):
-    assert refresh(strava, client_secret="not-the-secret").status_code == 401
+    wrong_secret = refresh(strava, client_secret="not-the-secret")
+    assert wrong_secret.status_code == 401
+    assert wrong_secret.json()["errors"][0]["field"] == "client_secret"
     wrong_id = refresh(strava, client_id="1")
     assert wrong_id.status_code == 400
     assert wrong_id.json()["errors"][0]["field"] == "client_id"
@@ -442,6 +454,11 @@ def test_every_fault_switch_works_over_the_control_api(strava: StravaStandIn):
     control(url, slow_next=[1, 30])
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.get(f"{url}/api/v3/athlete", headers={"Authorization": f"Bearer {token}"}, timeout=(5, 0.3))
+    control(url, html_next=1)
+    page = list_page(strava, token)
+    assert (page.status_code, page.headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert page.text.startswith("<!DOCTYPE html>")
+    assert list_page(strava, token).headers["Content-Type"].startswith("application/json")
     control(url, short_pages=True)
     assert len(list_page(strava, token, per_page=20).json()) == 19
     control(url, usage={"read_15min": 100})
@@ -452,6 +469,11 @@ def test_every_fault_switch_works_over_the_control_api(strava: StravaStandIn):
     held = strava.refresh_token
     control(url, revoke_refresh_token=True)
     assert refresh(strava, refresh_token=held).json() == REFRESH_TOKEN_INVALID
+    control(url, rotate_every_refresh=True)
+    first = refresh(strava).json()
+    second = refresh(strava).json()  # hours left on the first access token, new tokens all the same
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
 
 
 def test_the_control_api_refuses_unknown_switches(strava: StravaStandIn):

@@ -23,6 +23,9 @@ import requests
 
 from devstack.processes import free_port, spawn, stop_group
 from devstack.strava_api import StravaStandIn, seed_activities
+from tests.strava.api_proxy import ApiProxy
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Seeded activities start in the 5 days before END (UTC midnight), so daily intervals split them cleanly.
 END = datetime(2026, 11, 20, tzinfo=UTC)
@@ -34,6 +37,7 @@ class ApiServer:
     api_url: str
     username: str
     password: str
+    viewer_password: str  # of the user "viewer", who may read but not edit connections (auth_manager.py)
 
     def token(self) -> str:
         answer = requests.post(
@@ -64,7 +68,8 @@ class ApiServer:
 
 @pytest.fixture(scope="session")
 def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """``airflow api-server`` on a free port, in its own process group, on the tests' metadata DB."""
+    """``airflow api-server`` on a free port, in its own process group, on the tests' metadata DB, with
+    two users: "admin", and "viewer", who may read connections but not edit them."""
     home = Path(os.environ["AIRFLOW_HOME"])
     airflow = str(Path(sys.executable).with_name("airflow"))
     port = free_port()
@@ -72,7 +77,9 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     env.update(
         {
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+            "AIRFLOW__CORE__AUTH_MANAGER": "tests.strava.auth_manager.ReadOnlyViewerAuthManager",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__WORKERS": "1",
@@ -103,8 +110,8 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
                 )
             time.sleep(1)
         print(f"airflow api-server healthy after {time.monotonic() - started:.0f}s")
-        password = json.loads(password_file.read_text())["admin"]
-        yield ApiServer(url, "admin", password)
+        passwords = json.loads(password_file.read_text())
+        yield ApiServer(url, "admin", passwords["admin"], passwords["viewer"])
     finally:
         stop_group(proc.pid)
 
@@ -173,10 +180,14 @@ def put_strava_connections(
     *,
     strava_conn_id: str = "strava_default",
     api_conn_id: str = "airflow_api",
+    api_host: str | None = None,
+    api_user: str = "admin",
 ) -> None:
-    """The Strava connection in the metadata DB (refresh token only) and the API connection to write it."""
+    """The Strava connection in the metadata DB (refresh token only) and the API connection to write it
+    (to ``api_host``, the API server by default, as ``api_user``: "admin" or "viewer")."""
+    password = api.password if api_user == "admin" else api.viewer_password
     api.put_connection(
-        api_conn_id, conn_type="http", host=api.api_url, login=api.username, password=api.password
+        api_conn_id, conn_type="http", host=api_host or api.api_url, login=api_user, password=password
     )
     api.put_connection(
         strava_conn_id,
@@ -186,3 +197,44 @@ def put_strava_connections(
         password=standin.client_secret,
         extra=strava_extra(standin),
     )
+
+
+@pytest.fixture
+def api_proxy(airflow_api: ApiServer) -> Iterator[ApiProxy]:
+    """A proxy in front of the API server, for faults on the way to it (see ``api_proxy.py``)."""
+    with ApiProxy(airflow_api.api_url) as proxy:
+        yield proxy
+
+
+def token_posts(standin: StravaStandIn) -> int:
+    return sum(1 for r in standin.requests if r.path == "/oauth/token")
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def dag_run_env(local_aws: str, log_folder: Path) -> dict[str, str]:
+    """The environment of an ``airflow dags test`` child: this process's, AWS at the local AWS, logs in
+    ``log_folder`` (the lake and Athena results buckets must exist: :func:`create_lake_buckets`)."""
+    env = dict(os.environ)
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
+    )
+    env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(log_folder)
+    return env
+
+
+def create_lake_buckets(local_aws: str) -> None:
+    import boto3
+
+    from datalake.config import get_config
+
+    config = get_config()
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    for bucket in (config.lake.bucket, config.athena.results_bucket):
+        s3.create_bucket(Bucket=bucket)
+
+
+def texts_under(*paths: Path) -> list[str]:
+    """The text of every file under ``paths`` (logs, say)."""
+    return [p.read_text(errors="replace") for root in paths for p in root.rglob("*") if p.is_file()]

@@ -9,9 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,16 @@ import pytest
 
 from datalake.config import get_config
 from datalake.strava.layout import CURATED_PREFIX
-from tests.strava.conftest import END, ApiServer, list_objects, put_strava_connections
+from tests.strava.conftest import (
+    AIRFLOW,
+    END,
+    ApiServer,
+    create_lake_buckets,
+    dag_run_env,
+    list_objects,
+    put_strava_connections,
+    texts_under,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,33 +65,35 @@ def test_tasks_run_in_order_and_the_last_one_publishes_the_asset(dag) -> None:
     assert dag.get_task("extract_activities").retry_policy is not None
 
 
+def test_the_worst_case_of_the_token_task_fits_well_inside_its_time_limit(dag) -> None:
+    from datalake.strava.tokens import REFUSAL_GRACE_S, TOKEN_BUDGET_S
+
+    limit = dag.get_task("refresh_token").execution_timeout.total_seconds()
+    # a wait for another refresh in flight, a refused refresh, the grace, and a second refresh
+    worst = 3 * TOKEN_BUDGET_S + REFUSAL_GRACE_S
+    assert worst <= 0.7 * limit, (worst, limit)
+
+
 @pytest.mark.e2e
 def test_no_token_value_reaches_any_log_of_a_real_run(
     airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = get_config()
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
-    for bucket in (config.lake.bucket, config.athena.results_bucket):
-        s3.create_bucket(Bucket=bucket)
+    create_lake_buckets(local_aws)
     put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
     first_refresh_token = strava.refresh_token
     logical = END - timedelta(days=2) + timedelta(hours=4)
-    env = dict(os.environ)
-    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
-    )
-    env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(tmp_path / "logs")
-    airflow = str(Path(sys.executable).with_name("airflow"))
     run = subprocess.run(
-        [airflow, "dags", "test", "strava_activities", logical.isoformat()],
-        env=env,
+        [AIRFLOW, "dags", "test", "strava_activities", logical.isoformat()],
+        env=dag_run_env(local_aws, tmp_path / "logs"),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     output = run.stdout + run.stderr
-    logs = [output] + [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
+    logs = [output, *texts_under(tmp_path / "logs")]
     assert run.returncode == 0, output[-4000:]
     assert "success" in output.lower()
 

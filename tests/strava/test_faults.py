@@ -5,7 +5,8 @@ activities: none lost, none duplicated.
 Each interval is run like Airflow runs the task: a failure that Airflow would retry (a 15-minute limit
 beyond the time budget, a Strava error after backoff) is retried after the retry delay. Time is a
 shared fake clock (the stand-in's windows and the client's waits agree on it), so waiting for the next
-quarter hour costs no real time. Refreshed tokens are written to AWS Secrets Manager (local AWS).
+quarter hour costs no real time. Refreshed tokens are written to AWS Secrets Manager (local AWS), and
+every refresh after a 401 reads the connection from there again.
 """
 
 from __future__ import annotations
@@ -60,16 +61,6 @@ faults = st.fixed_dictionaries(
 )
 
 
-class _Backend:
-    """The two attributes SecretsManagerStore needs from Airflow's SecretsManagerBackend."""
-
-    connections_prefix = "airflow/connections"
-    sep = "/"
-
-    def __init__(self, endpoint: str) -> None:
-        self.client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-
-
 @pytest.mark.timeout(300)
 @settings(
     max_examples=15,
@@ -79,8 +70,10 @@ class _Backend:
 )
 @given(schedule=st.lists(faults, min_size=len(INTERVALS), max_size=len(INTERVALS)))
 def test_no_activity_is_lost_or_duplicated_under_faults(
-    schedule: list[dict[str, Any]], local_aws: str
+    schedule: list[dict[str, Any]], local_aws: str, airflow_db: None
 ) -> None:
+    from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
+
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
@@ -90,7 +83,9 @@ def test_no_activity_is_lost_or_duplicated_under_faults(
         conn_id = f"strava_prop_{uuid.uuid4().hex[:8]}"
         name, value = strava_conn_uri_env(conn_id, strava)
         mp.setenv(name, value)
-        backend = _Backend(local_aws)
+        backend = SecretsManagerBackend(
+            connections_prefix="airflow/connections", endpoint_url=local_aws, region_name="us-east-1"
+        )
         store = SecretsManagerStore(backend, conn_id, attempts=2, wait_max=0.01)
         backend.client.create_secret(Name=store.secret_id, SecretString=value)
 

@@ -162,9 +162,9 @@ def test_a_failing_write_back_fails_and_says_the_token_rotated(
     class RemovedAfterCheck(AirflowApiStore):
         """The connection is deleted between the check and the write (a real race, over real HTTP)."""
 
-        def check(self, conn_id: str) -> None:
-            super().check(conn_id)
-            airflow_api.call("DELETE", f"/connections/{conn_id}")
+        def check(self, conn, deadline) -> None:
+            super().check(conn, deadline)
+            airflow_api.call("DELETE", f"/connections/{conn.conn_id}")
 
     store = RemovedAfterCheck("airflow_api_bad_write", attempts=2, wait_max=0.1)
     with pytest.raises(TokenPersistenceError) as caught:

@@ -5,8 +5,11 @@
   are read. Near or over the 15-minute limit the client waits for the next quarter hour if that fits
   the time budget (and logs it), else raises :class:`StravaRateLimited` so a retry picks up. The daily
   limit raises :class:`StravaDailyLimitReached` (fails the run with a clear message).
-- 5xx, timeouts and dropped connections are retried with exponential backoff and full jitter.
-- A 401 calls ``on_unauthorized`` once (refresh and persist) and repeats the call with the new token.
+- 5xx, timeouts and dropped connections are retried with exponential backoff and full jitter, by the
+  package's one HTTP policy (:mod:`datalake.strava.http`).
+- A 401 calls ``on_unauthorized`` with the refused access token (up to :data:`MAX_UNAUTHORIZED` times
+  until a call succeeds again) and repeats the call with the token it returns (the hook's one refresh
+  path: it re-reads the store first).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from datalake.strava.errors import (
     REAUTHORISE_HELP,
@@ -28,18 +30,17 @@ from datalake.strava.errors import (
     StravaError,
     StravaRateLimited,
 )
+from datalake.strava.http import TIMEOUT, Transient, json_body, raise_if_transient, retrying, send
 
 log = logging.getLogger(__name__)
 
 API_PATH = "/api/v3"
 PER_PAGE = 200
-HTTP_TIMEOUT = (10, 60)
 QUARTER_HOUR_S = 900
+# 401s in a row, each answered with another access token, before the refusal counts: a token another run
+# just stored may die before this client used it once.
+MAX_UNAUTHORIZED = 3
 DAY_S = 86400
-
-
-class _Transient(Exception):
-    """A 5xx, a timeout or a dropped connection (retried with backoff)."""
 
 
 @dataclass
@@ -125,7 +126,9 @@ class StravaClient:
 
     :param deadline: ``clock()`` value after which the client must not wait for a rate-limit window
         (the task's time budget); ``None`` means it may always wait.
-    :param on_unauthorized: called once on a 401; returns a new access token (already persisted).
+    :param on_unauthorized: called with the refused access token on a 401; returns a good one (any new
+        one already persisted).
+    :param conn_id: the connection the token belongs to, for error messages.
     """
 
     def __init__(
@@ -133,9 +136,10 @@ class StravaClient:
         base_url: str,
         access_token: str,
         *,
-        on_unauthorized: Callable[[], str] | None = None,
+        on_unauthorized: Callable[[str], str] | None = None,
+        conn_id: str = "(none)",
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = HTTP_TIMEOUT,
+        timeout: tuple[float, float] = TIMEOUT,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         deadline: float | None = None,
@@ -146,6 +150,7 @@ class StravaClient:
         self.api_url = base_url.rstrip("/") + API_PATH
         self._access_token = access_token
         self.on_unauthorized = on_unauthorized
+        self.conn_id = conn_id
         self.session = session or requests.Session()
         self.timeout = timeout
         self.clock = clock
@@ -156,7 +161,7 @@ class StravaClient:
         self.rate_margin = rate_margin
         self.limits = RateLimits()
         self.calls = 0
-        self._refreshed = False
+        self._unauthorized = 0  # 401s since the last answer that was not one
 
     def __repr__(self) -> str:
         return f"StravaClient({self.api_url!r}, calls={self.calls})"
@@ -188,38 +193,32 @@ class StravaClient:
 
     # -- one request --------------------------------------------------------------------------------
     def _send(self, path: str, params: dict[str, Any] | None) -> requests.Response:
+        what = f"Strava GET {path}"
         try:
-            response = self.session.get(
+            response = send(
+                self.session,
+                "GET",
                 self.api_url + path,
+                what=what,
                 params=params,
                 headers={"Authorization": f"Bearer {self._access_token}"},
                 timeout=self.timeout,
             )
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            self.limits.update(response.headers, self.clock())
+            raise_if_transient(response, what)
+        except Transient as exc:
+            log.warning("%s, will retry", exc)
+            raise
+        finally:
             self.calls += 1
-            log.warning("Strava GET %s: %s, will retry", path, type(exc).__name__)
-            raise _Transient(type(exc).__name__) from None
-        self.calls += 1
-        self.limits.update(response.headers, self.clock())
-        if response.status_code >= 500:
-            log.warning("Strava GET %s answered HTTP %s, will retry", path, response.status_code)
-            raise _Transient(f"HTTP {response.status_code}")
         return response
 
     def _send_with_backoff(self, path: str, params: dict[str, Any] | None) -> requests.Response:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_random_exponential(multiplier=1, max=self.backoff_max_s),
-            retry=retry_if_exception_type(_Transient),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        policy = retrying(attempts=self.attempts, wait_max=self.backoff_max_s, sleep=self.sleep)
         try:
-            return retrying(self._send, path, params)
-        except _Transient as exc:
-            raise StravaError(
-                f"Strava GET {path} kept failing after {self.attempts} attempts ({exc})"
-            ) from None
+            return policy(self._send, path, params)
+        except Transient as exc:
+            raise StravaError(f"Strava GET {path} kept failing, {self.attempts} attempts ({exc})") from None
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``/api/v3<path>`` and return the JSON body, minding limits, retries and one refresh."""
@@ -235,20 +234,28 @@ class StravaClient:
                 self._wait_for_window("HTTP 429")
                 continue
             if response.status_code == 401:
-                if self.on_unauthorized is None or self._refreshed:
+                if self.on_unauthorized is None or self._unauthorized >= MAX_UNAUTHORIZED:
                     raise StravaAuthorizationError(
-                        f"Strava refused the access token for GET {path} (HTTP 401) even after a refresh: "
-                        f"the app may lack the activity:read_all scope. {REAUTHORISE_HELP}"
+                        f"Strava refused the access token for GET {path} (HTTP 401) even after "
+                        f"{self._unauthorized} new one(s): the app may lack the activity:read_all scope. "
+                        f"{REAUTHORISE_HELP}"
                     )
-                log.info("Strava answered 401: refreshing the access token once")
-                self._refreshed = True
-                self._access_token = self.on_unauthorized()
+                log.info("Strava answered 401: getting a good access token")
+                self._unauthorized += 1
+                self._access_token = self.on_unauthorized(self._access_token)
                 continue
             if response.status_code >= 400:
                 raise StravaError(
                     f"Strava GET {path} answered HTTP {response.status_code}: {response.text[:200]}"
                 )
-            return response.json()
+            self._unauthorized = 0  # a later 401 (the new token expiring too) may refresh again
+            return json_body(
+                response,
+                endpoint=f"Strava GET {self.api_url}{path}",
+                conn_id=self.conn_id,
+                what_to_do="The connection's host must be Strava's API (https://www.strava.com), reached "
+                "without a proxy or portal that answers in its place; a retry helps if Strava was down.",
+            )
 
     # -- endpoints ----------------------------------------------------------------------------------
     def athlete(self) -> dict[str, Any]:

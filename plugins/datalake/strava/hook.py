@@ -12,28 +12,27 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from airflow.sdk.bases.hook import BaseHook
 
-from datalake.strava.client import HTTP_TIMEOUT, StravaClient
-from datalake.strava.errors import StravaAuthorizationError
+from datalake.strava.client import StravaClient
+from datalake.strava.http import TIMEOUT
+from datalake.strava.journal import TokenJournal
 from datalake.strava.store import ConnectionStore, store_for
 from datalake.strava.tokens import (
-    DEFAULT_HOST,
     REFRESH_MARGIN_S,
     RefreshOutcome,
     StravaTokens,
     ensure_fresh_tokens,
-    refresh_and_persist,
+    strava_base_url,
     tokens_from_extra,
 )
-
-try:
-    from airflow.sdk.bases.hook import BaseHook
-except ImportError:  # pragma: no cover - older layouts
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
 
 
 class StravaHook(BaseHook):
     """Talks to the Strava API with the tokens of a ``strava`` connection; writes refreshed ones back.
+
+    Every refresh, the token task's and one after a 401 in the middle of an extraction, goes through
+    :func:`datalake.strava.tokens.ensure_fresh_tokens` with the connection as its store holds it then.
 
     :param strava_conn_id: the connection (default ``strava_default``).
     :param airflow_api_conn_id: the connection to Airflow's REST API, used to write refreshed tokens
@@ -54,7 +53,7 @@ class StravaHook(BaseHook):
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        timeout: tuple[float, float] = HTTP_TIMEOUT,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         super().__init__()
         self.timeout = timeout
@@ -75,10 +74,7 @@ class StravaHook(BaseHook):
 
     @property
     def base_url(self) -> str:
-        host = (self.connection().host or DEFAULT_HOST).rstrip("/")
-        if not host.startswith(("http://", "https://")):
-            host = "https://" + host
-        return host
+        return strava_base_url(self.connection())
 
     def get_conn(self) -> requests.Session:
         """The HTTP session (created lazily; nothing connects before the first call)."""
@@ -99,49 +95,43 @@ class StravaHook(BaseHook):
         conn = self.connection()
         return tokens_from_extra(conn.extra_dejson, conn.conn_id)
 
-    def ensure_fresh_token(self, margin_s: float = REFRESH_MARGIN_S) -> RefreshOutcome:
-        """Refresh the access token if it expires within ``margin_s``, persisting before any use.
-
-        Strava refuses a refresh token the moment it has rotated it. When another run refreshed (and
-        persisted) in the meantime, the connection read at the start of this task holds the old one:
-        a refusal is therefore checked against the connection as it is now before it is final.
-        """
-        conn = self.connection()
-        try:
-            self._tokens, outcome = ensure_fresh_tokens(
-                conn, self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
-            )
-        except StravaAuthorizationError:
-            sent = tokens_from_extra(conn.extra_dejson, conn.conn_id).refresh_token
-            self._conn = None
-            current = self.connection()
-            if tokens_from_extra(current.extra_dejson, current.conn_id).refresh_token == sent:
-                raise  # nobody rotated it: it really is invalid or revoked
-            self.log.info("The refresh token of %s was rotated by another run; using that one", conn.conn_id)
-            self._tokens, outcome = ensure_fresh_tokens(
-                current, self.store, now=self.clock, margin_s=margin_s, session=self.get_conn()
-            )
+    def _fresh(self, conn: Any, margin_s: float, refused_access_token: str | None = None) -> RefreshOutcome:
+        self._tokens, outcome = ensure_fresh_tokens(
+            conn,
+            self.store,
+            journal=TokenJournal(conn.conn_id),
+            now=self.clock,
+            margin_s=margin_s,
+            session=self.get_conn(),
+            refused_access_token=refused_access_token,
+            sleep=self.sleep,
+        )
         return outcome
 
-    def _refresh_now(self) -> str:
-        conn = self.connection()
-        new = refresh_and_persist(conn, self.tokens(), self.store(conn.conn_id), session=self.get_conn())
-        self._tokens = new  # persisted already; the connection object in hand is now stale
-        assert new.access_token is not None  # noqa: S101 - checked by the token exchange
-        return new.access_token
+    def ensure_fresh_token(self, margin_s: float = REFRESH_MARGIN_S) -> RefreshOutcome:
+        """Refresh the access token if it expires within ``margin_s``, persisting before any use."""
+        return self._fresh(self.connection(), margin_s)
+
+    def _on_unauthorized(self, refused_access_token: str) -> str:
+        # The connection read at task start may be hours old: re-read it where it lives.
+        self._conn = self.store(self.strava_conn_id).read(self.strava_conn_id)
+        self._fresh(self._conn, REFRESH_MARGIN_S, refused_access_token)
+        access = self.tokens().access_token
+        assert access is not None  # noqa: S101 - checked by the token exchange
+        return access
 
     # -- API ----------------------------------------------------------------------------------------
     def client(self, *, deadline: float | None = None, allow_refresh: bool = True) -> StravaClient:
-        """A :class:`StravaClient` with the connection's access token; a 401 refreshes once."""
-        tokens = self.tokens()
-        if not tokens.access_token:
-            tokens_access = self._refresh_now() if allow_refresh else ""
-        else:
-            tokens_access = tokens.access_token
+        """A :class:`StravaClient` with the connection's access token; a 401 takes the refresh path."""
+        access = self.tokens().access_token
+        if not access and allow_refresh:
+            self.ensure_fresh_token()
+            access = self.tokens().access_token
         return StravaClient(
             self.base_url,
-            tokens_access,
-            on_unauthorized=self._refresh_now if allow_refresh else None,
+            access or "",
+            on_unauthorized=self._on_unauthorized if allow_refresh else None,
+            conn_id=self.strava_conn_id,
             session=self.get_conn(),
             clock=self.clock,
             sleep=self.sleep,

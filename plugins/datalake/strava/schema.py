@@ -196,8 +196,3 @@ def to_record_batch(rows: Sequence[dict[str, Any]]) -> pa.RecordBatch:
     """Typed rows (from :func:`to_row`) as a record batch of :data:`SCHEMA`."""
     arrays = [pa.array([r[c.name] for r in rows], type=c.type) for c in COLUMNS]
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-
-
-def athena_columns() -> str:
-    """The column list of the Athena table, generated from :data:`COLUMNS` (kept in the .sql file)."""
-    return ",\n".join(f"  `{c.name}` {c.athena_type} COMMENT '{c.doc}'" for c in COLUMNS)
