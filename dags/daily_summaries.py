@@ -58,6 +58,7 @@ from __future__ import annotations
 import functools
 import operator
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, TaskGroup, TriggerRule, dag, task
 
 from datalake.alerts import summary_deadline
@@ -100,6 +101,11 @@ def daily_summaries() -> None:
         """Choose the report day and, per inventory configuration, its drop and the previous one."""
         return report_tasks.find_partitions(params, triggering_asset_events, dag_run)
 
+    @task
+    def earlier_reports(plan: dict, run_id=None) -> list[dict]:
+        """The earlier days the new data changed that have a report: one run of their own each."""
+        return report_tasks.refresh_requests(plan, run_id)
+
     queries = []
     for source, summaries in report_tasks.query_groups(config).items():
         with TaskGroup(group_id=source, tooltip=f"Summary queries of {source}"):
@@ -118,9 +124,17 @@ def daily_summaries() -> None:
         trigger_rule=TriggerRule.ALL_DONE,  # a failed query fails its section, not the report
         doc_md="Render the day's report from the query results and write it to S3; alert for failed queries.",
     )
+    refresh_earlier_reports = TriggerDagRunOperator.partial(
+        task_id="refresh_earlier_reports",
+        trigger_dag_id=DAG_ID,
+        skip_when_already_exists=True,
+        doc_md="Start a run of this DAG for each earlier day whose report the new data changed.",
+    )
     # The plan is the run's setup: without it nothing runs, publish_report included (ALL_DONE alone
     # would run it after a failed plan, and a leaf that ran makes the run green).
-    find_partitions().as_setup() >> queries >> publish
+    plan = find_partitions().as_setup()
+    plan >> queries >> publish
+    refresh_earlier_reports.expand_kwargs(earlier_reports(plan))
 
 
 daily_summaries()

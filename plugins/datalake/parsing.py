@@ -37,6 +37,8 @@ PRE_IMPORTS = (
     "airflow.sdk.definitions.retry_policy",
     "airflow.providers.standard.decorators.python",
     "airflow.providers.standard.decorators.sensor",
+    "airflow.providers.standard.operators.trigger_dagrun",
+    "airflow.providers.standard.operators.empty",
     # the package's own modules that the DAG files import (importing them reads no configuration)
     "datalake.dag_defaults",
     "datalake.assets",

@@ -194,7 +194,8 @@ def test_with_both_sources_the_report_shows_both_and_nothing_alerts(config, aler
     run, states = summarise(tmp_path)
 
     assert run.state == "success", states
-    assert set(states.values()) == {"success"}
+    refresh = states.pop("refresh_earlier_reports")
+    assert (set(states.values()), refresh) == ({"success"}, "skipped")  # no earlier day to refresh
     page = stored_report(config)
     assert 'aria-label="Weekly distance by sport type"' in page
     assert 'aria-label="Bytes per storage class"' in page
@@ -263,3 +264,49 @@ def test_a_day_on_which_no_source_has_data_fails_once_naming_each_reason(config,
     assert f"No source has data for {DAY.isoformat()}" in fields["error"]
     assert "strava: no data yet, the strava_activities DAG has not run" in fields["error"]
     assert "inventory_media_daily: no inventory drop on or before" in fields["error"]
+
+
+def test_earlier_days_the_new_data_changed_are_reported_again_only_where_a_report_exists(config):
+    """The plan of a run triggered by events of three days: the newest is its own report day; of the two
+    earlier ones, the day that already has a report is refreshed in a run of its own, the other not."""
+    from types import SimpleNamespace
+
+    from datalake.assets import inventory_asset, strava_activities_asset
+    from datalake.reports.plan import plan_for_run
+    from datalake.reports.store import ReportStore
+    from datalake.reports.tasks import refresh_requests
+
+    inventory = config.inventories[0]
+    s3 = boto3.client("s3", region_name=REGION)
+    glue = boto3.client("glue", region_name=REGION)
+    drop = land_inventory(config)
+    earlier = write_config_drop(s3, inventory, DAY - timedelta(days=1), n=20, files=1)
+    partitions.add_partition(
+        glue, inventory, earlier.dt, schema_columns("Parquet", earlier.manifest["fileSchema"])
+    )
+    reported, unreported = DAY - timedelta(days=1), DAY - timedelta(days=2)
+    ReportStore(config).write(reported.isoformat(), "<html></html>", {"day": reported.isoformat()})
+
+    events = {
+        inventory_asset(inventory): [
+            SimpleNamespace(extra={"dt": earlier.dt}),
+            SimpleNamespace(extra={"dt": drop.dt}),
+        ],
+        strava_activities_asset(config): [SimpleNamespace(extra={"days": [unreported.isoformat()]})],
+    }
+    plan = plan_for_run(config, conf_day=None, triggering_asset_events=events, run_after=None)
+
+    assert plan["day"] == DAY.isoformat()
+    assert plan["sources"][f"inventory_{inventory.name}"]["values"]["dt"] == drop.dt
+    assert plan["refresh_days"] == [reported.isoformat()]
+    assert refresh_requests(plan, "asset_triggered__x") == [
+        {
+            "conf": {"day": reported.isoformat()},
+            "trigger_run_id": f"refresh__{reported.isoformat()}__asset_triggered__x",
+        }
+    ]
+    # a run asked for one day reports that day and refreshes nothing
+    asked = plan_for_run(
+        config, conf_day=reported.isoformat(), triggering_asset_events=events, run_after=None
+    )
+    assert (asked["day"], asked["refresh_days"]) == (reported.isoformat(), [])

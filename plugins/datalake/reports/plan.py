@@ -1,7 +1,12 @@
 """The plan of one summaries run: which day it reports, and which sources have data for it.
 
 The report day is, in this order: the ``day`` the run was triggered with (a manual run or a re-run of a
-past day), the newest inventory drop that triggered the run, or the run's own date (UTC).
+past day), the newest day the triggering events changed, or the run's own date (UTC). An event changes
+a day through its extra: an inventory drop's ``dt`` (the day of the drop), and any producer's ``days``
+(the days it rewrote, e.g. Strava's reconciled days). The other days the events changed that already
+have a report are the plan's ``refresh_days``: the DAG reports each of them again in a run of its own
+(a day rewritten after its report was written gets its report refreshed; a day never reported, such as
+history a backfill just brought in, does not start one).
 
 A source is summarised only when its data is there; otherwise it is skipped with the reason the report
 shows, never failed and never alerted (a user without Strava, a Strava DAG not run yet, an inventory DAG
@@ -62,14 +67,30 @@ def choose_partition(available: list[str], day: date, triggered_dt: str | None) 
     return on_or_before[-1] if on_or_before else None
 
 
-def report_day(conf_day: str | None, inventory_dts: list[str], run_after: datetime | None) -> str:
+def report_day(conf_day: str | None, changed_days: set[str], run_after: datetime | None) -> str:
     if conf_day:
         return check_day(conf_day, "the run's 'day' parameter").isoformat()
-    if inventory_dts:
-        return max(check_dt(dt)[:10] for dt in inventory_dts)
+    if changed_days:
+        return max(changed_days)
     if run_after is None:
-        raise ValueError("cannot tell the report day: no 'day' parameter, no inventory drop, no run date")
+        raise ValueError("cannot tell the report day: no 'day' parameter, no changed day, no run date")
     return run_after.date().isoformat()
+
+
+def changed_days(triggering_asset_events: Any) -> set[str]:
+    """Every day the triggering events changed: each event's ``dt`` (an inventory drop's day) and
+    ``days`` (the days a producer rewrote), each checked."""
+    days: set[str] = set()
+    for events in (triggering_asset_events or {}).values():
+        for event in events or []:
+            extra = getattr(event, "extra", None) or {}
+            if extra.get("dt"):
+                days.add(check_dt(extra["dt"], "an asset event's dt")[:10])
+            listed = extra.get("days") or []
+            if not isinstance(listed, list):
+                raise ValueError(f"an asset event's days must be a list of days, got {listed!r}")
+            days.update(check_day(day, "an asset event's day").isoformat() for day in listed)
+    return days
 
 
 def triggering_dts(triggering_asset_events: Any, config: DatalakeConfig) -> dict[str, str]:
@@ -231,18 +252,26 @@ def plan_for_run(
     from airflow.sdk.exceptions import AirflowFailException
 
     from datalake import aws
+    from datalake.reports.store import ReportStore
 
     triggered = triggering_dts(triggering_asset_events, config)
-    day = report_day(conf_day, list(triggered.values()), run_after)
+    days = set() if conf_day else changed_days(triggering_asset_events)
+    day = report_day(conf_day, days, run_after)
     log.info(
         "Report day %s (%s)",
         day,
-        "as asked" if conf_day else "from the inventory drops" if triggered else "the run's date",
+        "as asked" if conf_day else "the newest day the new data changed" if days else "the run's date",
     )
+    # only the drops of the report day are the triggered ones; a day refreshed later finds its own
+    triggered = {name: dt for name, dt in triggered.items() if dt[:10] == day}
     plan = plan_summaries(config, aws.s3(config), aws.glue(config), day=day, triggered=triggered)
     reason = nothing_to_report(plan)
     if reason:
         raise AirflowFailException(reason)
+    earlier = days - {day}
+    plan["refresh_days"] = sorted(earlier & set(ReportStore(config).list_days())) if earlier else []
+    if plan["refresh_days"]:
+        log.info("Reports refreshed in runs of their own: %s", ", ".join(plan["refresh_days"]))
     return plan
 
 

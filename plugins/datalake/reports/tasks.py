@@ -42,3 +42,13 @@ def find_partitions(params: Any, triggering_asset_events: Any, dag_run: Any) -> 
         triggering_asset_events=triggering_asset_events,
         run_after=getattr(dag_run, "run_after", None),
     )
+
+
+def refresh_requests(plan: Any, run_id: str) -> list[dict[str, Any]]:
+    """One ``daily_summaries`` run per day of the plan's ``refresh_days`` (earlier days this run's new
+    data changed), each with its ``day``; the run id names this run, so a retry triggers nothing twice
+    and a later change of the same day triggers it again."""
+    from datalake.reports.queries import check_day
+
+    days = [check_day(day, "a day to refresh").isoformat() for day in (plan or {}).get("refresh_days", [])]
+    return [{"conf": {"day": day}, "trigger_run_id": f"refresh__{day}__{run_id}"[:250]} for day in days]
