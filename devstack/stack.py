@@ -8,6 +8,11 @@
 Everything lives under ``.stack/`` (git-ignored): Airflow's home, the services' logs, ``state.json`` (the
 process groups to stop) and ``endpoints.env`` (``export`` lines for the aws CLI, boto3, a browser, a test).
 Every server binds to 127.0.0.1 on a port chosen at run time; each runs in its own process group.
+
+Every ``up`` starts fresh. The local AWS and the Strava stand-in keep their state in memory, so it ends
+with them; Airflow's metadata DB would outlive them and record runs, partitions and tokens that no longer
+exist, so ``up`` deletes it with the logs of the stack before. ``down`` stops the processes and leaves
+the files, to read what happened until the next ``up``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -57,6 +63,9 @@ class Stack:
         self.config = config or get_config()
         self.state_file = self.dir / "state.json"
         self.endpoints_file = self.dir / "endpoints.env"
+        self.airflow_home = self.dir / "airflow"
+        self.logs_dir = self.dir / "logs"
+        self.strava_state_file = self.dir / "strava.json"
         self.state: StackState | None = self._read_state()
 
     # -- state -----------------------------------------------------------------------------------------
@@ -89,23 +98,23 @@ class Stack:
         if self.running() and self.state is not None:
             return self.state
         self.down()  # whatever is left of an earlier stack
-        self.dir.mkdir(parents=True, exist_ok=True)
-        logs = self.dir / "logs"
+        self._forget_earlier_stacks()
         started: list[int] = []
         try:
             aws, aws_url = spawn_until_ready(
-                python_module("devstack.aws", "--port", "0"), log_path=logs / "aws.log"
+                python_module("devstack.aws", "--port", "0"), log_path=self.logs_dir / "aws.log"
             )
             started.append(aws.pid)
-            strava_state = self.dir / "strava.json"
             strava, strava_url = spawn_until_ready(
-                python_module("devstack.strava_api", "--port", "0", "--state-file", str(strava_state)),
-                log_path=logs / "strava.log",
+                python_module(
+                    "devstack.strava_api", "--port", "0", "--state-file", str(self.strava_state_file)
+                ),
+                log_path=self.logs_dir / "strava.log",
             )
             started.append(strava.pid)
             provision_aws(aws_url, self.config)
             write_inventory_drops(aws_url, self.config, today=datetime.now(UTC).date())
-            airflow = AirflowServer(self.dir / "airflow", env={"DATALAKE_STACK": "1"})
+            airflow = AirflowServer(self.airflow_home, env={"DATALAKE_STACK": "1"})
             airflow.start()
             started.append(airflow.pgid or 0)
             self.state = StackState(
@@ -118,7 +127,7 @@ class Stack:
                 airflow_home=str(airflow.home),
             )
             self.state_file.write_text(json.dumps(asdict(self.state), indent=2))
-            create_connections(airflow, self.config, aws_url, json.loads(strava_state.read_text()))
+            create_connections(airflow, self.config, aws_url, json.loads(self.strava_state_file.read_text()))
             self._write_endpoints(airflow)
         except BaseException:
             for pgid in reversed(started):
@@ -136,6 +145,14 @@ class Stack:
         self.state_file.unlink(missing_ok=True)
         self.endpoints_file.unlink(missing_ok=True)
         self.state = None
+
+    def _forget_earlier_stacks(self) -> None:
+        """Delete what an earlier stack left in the directory: Airflow's home (the run history, which
+        the new, empty local AWS would contradict), the services' logs, the stand-in's state file."""
+        for path in (self.airflow_home, self.logs_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        self.strava_state_file.unlink(missing_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
 
     def _write_endpoints(self, airflow: AirflowServer) -> None:
         if self.state is None:
