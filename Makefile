@@ -46,11 +46,11 @@ fix: env
 test: lint browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## demo: start the embedded stack, run every DAG for a real interval, summarise (DEMO_EXIT=1 to stop after)
+## demo: start the embedded stack, run every DAG once, check what its runs wrote (DEMO_EXIT=1 to stop after)
 demo: env
-	$(PY) -m devstack.stack demo
+	$(PY) -m devstack.demo
 
-## up / down: the embedded stack in the background (endpoints in .stack/endpoints.env)
+## up / down: the embedded stack in the background (endpoints in .stack/endpoints.env); every up starts empty
 up: env
 	$(PY) -m devstack.stack up
 

@@ -16,6 +16,10 @@ up dies on it (measured, Airflow 3.3.2 on SQLite), so the DAG is paused while a 
 scheduler leaves a paused DAG's runs alone.
 On PostgreSQL (production, ``docker-compose.yaml``) ``airflow backfill create`` over the whole range is
 the command; the runs are the same either way.
+
+A range that starts before the DAG's configured first day (``strava.start_date``,
+``inventories[].start_date``) is refused before anything is created or paused: every run for those
+days would fail at its first task (``datalake.dag_defaults.check_first_day``).
 """
 
 from __future__ import annotations
@@ -25,13 +29,42 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from datalake.config import DatalakeConfig, get_config
 from devstack.airflow import AirflowServer
 
 CHUNK_DAYS = 31
 REPROCESS = ("none", "completed", "failed")
+STRAVA_DAG = "strava_activities"
+
+
+class RefusedRange(ValueError):
+    """A backfill range that no run of the DAG can take; nothing was created."""
+
+
+def first_day(config: DatalakeConfig, dag_id: str) -> tuple[date, str] | None:
+    """The configured first day of data of ``dag_id`` and the key that sets it; None if it has none."""
+    if dag_id == STRAVA_DAG:
+        return date.fromisoformat(config.strava.start_date), "strava.start_date"
+    for inv in config.inventories:
+        if inv.dag_id == dag_id:
+            return date.fromisoformat(inv.start_date), f"inventories[name={inv.name}].start_date"
+    return None
+
+
+def refuse_before_first_day(config: DatalakeConfig, dag_id: str, start: datetime) -> None:
+    """Raise :class:`RefusedRange` if the range starting at ``start`` begins before the DAG's first day."""
+    found = first_day(config, dag_id)
+    if found is None or start.astimezone(UTC).date() >= found[0]:
+        return
+    day, key = found
+    raise RefusedRange(
+        f"the range starts on {start.astimezone(UTC).date()}, before {key} = {day} in {config.source}, "
+        f"and every run for those days would fail; start it on {day} or later, or set {key} earlier. "
+        "Nothing was created."
+    )
 
 
 def iso(value: datetime) -> str:
@@ -158,8 +191,13 @@ def run(
     chunk_days: int = CHUNK_DAYS,
     timeout: float = 3600,
     progress: Callable[[str], None] | None = None,
+    config: DatalakeConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """Backfill ``dag_id`` over ``[start, end]`` piece by piece; return every run of the range."""
+    """Backfill ``dag_id`` over ``[start, end]`` piece by piece; return every run of the range.
+
+    A range before the DAG's configured first day is refused first (:class:`RefusedRange`).
+    """
+    refuse_before_first_day(config or get_config(), dag_id, start)
     runs: list[dict[str, Any]] = []
     for first, last in chunks(start, end, chunk_days):
         airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
@@ -195,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.dag_id:
         parser.error("--dag-id is empty (make backfill DAG=<dag_id> FROM=<date> TO=<date>)")
+    try:
+        refuse_before_first_day(get_config(), args.dag_id, args.from_date)
+    except RefusedRange as exc:
+        print(f"backfill of {args.dag_id} refused: {exc}", file=sys.stderr)
+        return 1
     stack = Stack()
     if not stack.running():
         print("the embedded stack is not running: start it with `make up`", file=sys.stderr)

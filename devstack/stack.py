@@ -2,21 +2,25 @@
 
     python -m devstack.stack up      # start in the background, print the endpoints, return when healthy
     python -m devstack.stack down    # stop everything `up` started
-    python -m devstack.stack demo    # up, run every DAG for a real interval, summarise
-                                     # (DEMO_EXIT=1: then stop everything and exit 0 only if all succeeded)
+    python -m devstack.stack status  # running or not, and where
 
-Everything lives under ``.stack/`` (git-ignored): Airflow's home, the services' logs, ``state.json`` (the
-process groups to stop) and ``endpoints.env`` (``export`` lines for the aws CLI, boto3, a browser, a test).
-Every server binds to 127.0.0.1 on a port chosen at run time; each runs in its own process group.
+Everything lives under ``.stack/`` (git-ignored): Airflow's home (its SQLite metadata DB and task logs),
+the services' logs, ``state.json`` (the process groups to stop) and ``endpoints.env`` (``export`` lines
+for the aws CLI, boto3, a browser, a test). Every server binds to 127.0.0.1 on a port chosen at run time;
+each runs in its own process group.
+
+Every ``up`` starts fresh. The local AWS and the Strava stand-in keep their state in memory, so it ends
+with them; Airflow's metadata DB would outlive them and record runs, partitions and tokens that no longer
+exist, so ``up`` deletes it with the logs of the stack before. ``down`` stops the processes and leaves
+the files, to read what happened until the next ``up``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -57,6 +61,9 @@ class Stack:
         self.config = config or get_config()
         self.state_file = self.dir / "state.json"
         self.endpoints_file = self.dir / "endpoints.env"
+        self.airflow_home = self.dir / "airflow"
+        self.logs_dir = self.dir / "logs"
+        self.strava_state_file = self.dir / "strava.json"
         self.state: StackState | None = self._read_state()
 
     # -- state -----------------------------------------------------------------------------------------
@@ -89,23 +96,23 @@ class Stack:
         if self.running() and self.state is not None:
             return self.state
         self.down()  # whatever is left of an earlier stack
-        self.dir.mkdir(parents=True, exist_ok=True)
-        logs = self.dir / "logs"
+        self._forget_earlier_stacks()
         started: list[int] = []
         try:
             aws, aws_url = spawn_until_ready(
-                python_module("devstack.aws", "--port", "0"), log_path=logs / "aws.log"
+                python_module("devstack.aws", "--port", "0"), log_path=self.logs_dir / "aws.log"
             )
             started.append(aws.pid)
-            strava_state = self.dir / "strava.json"
             strava, strava_url = spawn_until_ready(
-                python_module("devstack.strava_api", "--port", "0", "--state-file", str(strava_state)),
-                log_path=logs / "strava.log",
+                python_module(
+                    "devstack.strava_api", "--port", "0", "--state-file", str(self.strava_state_file)
+                ),
+                log_path=self.logs_dir / "strava.log",
             )
             started.append(strava.pid)
             provision_aws(aws_url, self.config)
             write_inventory_drops(aws_url, self.config, today=datetime.now(UTC).date())
-            airflow = AirflowServer(self.dir / "airflow", env={"DATALAKE_STACK": "1"})
+            airflow = AirflowServer(self.airflow_home, env={"DATALAKE_STACK": "1"})
             airflow.start()
             started.append(airflow.pgid or 0)
             self.state = StackState(
@@ -118,7 +125,7 @@ class Stack:
                 airflow_home=str(airflow.home),
             )
             self.state_file.write_text(json.dumps(asdict(self.state), indent=2))
-            create_connections(airflow, self.config, aws_url, json.loads(strava_state.read_text()))
+            create_connections(airflow, self.config, aws_url, json.loads(self.strava_state_file.read_text()))
             self._write_endpoints(airflow)
         except BaseException:
             for pgid in reversed(started):
@@ -136,6 +143,14 @@ class Stack:
         self.state_file.unlink(missing_ok=True)
         self.endpoints_file.unlink(missing_ok=True)
         self.state = None
+
+    def _forget_earlier_stacks(self) -> None:
+        """Delete what an earlier stack left in the directory: Airflow's home (the run history, which
+        the new, empty local AWS would contradict), the services' logs, the stand-in's state file."""
+        for path in (self.airflow_home, self.logs_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        self.strava_state_file.unlink(missing_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
 
     def _write_endpoints(self, airflow: AirflowServer) -> None:
         if self.state is None:
@@ -253,142 +268,10 @@ def create_connections(
         airflow.put_connection(conn_id, **fields)
 
 
-# -- the demo -------------------------------------------------------------------------------------------
-def project_dag_ids() -> dict[str, Any]:
-    """The project's DAGs, parsed here the way the dag-processor parses them: id -> schedule."""
-    import logging
-    import warnings
-
-    from airflow.dag_processing.dagbag import DagBag
-
-    logging.getLogger("airflow").setLevel(logging.WARNING)
-    with warnings.catch_warnings():  # upstream deprecation notices are not the demo's news
-        warnings.simplefilter("ignore")
-        bag = DagBag(dag_folder=str(ROOT / "dags"))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return dict(bag.dags)
-
-
-def run_demo(stack: Stack, timeout: float = 900) -> bool:
-    airflow = stack.airflow
-    dags = project_dag_ids()
-    airflow.wait_for_dags(list(dags))
-    started = datetime.now(UTC)
-    for dag_id, dag in sorted(dags.items()):
-        airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        if dag.schedule is None:  # run on demand only: the demo triggers it once
-            airflow.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-            how = "triggered by hand"
-        elif type(dag.timetable).__name__ == "AssetTriggeredTimetable":
-            how = "runs when its assets are updated"
-        else:
-            how = "the scheduler runs its latest interval"
-        print(f"  {dag_id}: unpaused, {how}", flush=True)
-    asset_driven = {d for d, dag in dags.items() if type(dag.timetable).__name__ == "AssetTriggeredTimetable"}
-    deadline = time.monotonic() + timeout
-    finished: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(finished) < len(dags):
-        for dag_id in dags:
-            if dag_id in finished:
-                continue
-            runs = airflow.api(
-                "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": 20}
-            )["dag_runs"]
-            run = _outcome(runs)
-            if run is not None:
-                finished[dag_id] = run
-                mark = "ok" if run["state"] == "success" else "FAILED"
-                print(f"  {dag_id}: {run['dag_run_id']} {mark}", flush=True)
-            elif not runs and dag_id in asset_driven and set(dags) - asset_driven <= set(finished):
-                # Its producers are done and published nothing new for it (they ran while it was
-                # paused, e.g. an earlier backfill): run it once by hand on the data that is there.
-                airflow.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-                print(f"  {dag_id}: no new asset events, triggered by hand", flush=True)
-        time.sleep(3)
-    for dag_id in sorted(set(dags) - set(finished)):
-        print(f"  {dag_id}: no finished run after {timeout:.0f}s", flush=True)
-    print_summary(stack, finished, started)
-    return len(finished) == len(dags) and all(r["state"] == "success" for r in finished.values())
-
-
-def _outcome(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A DAG's demo outcome: its newest green run; else, once nothing is left running, its newest run."""
-    for run in runs:
-        if run["state"] == "success":
-            return run
-    if runs and not any(r["state"] in ("queued", "running") for r in runs):
-        return runs[0]
-    return None
-
-
-def print_summary(stack: Stack, runs: dict[str, dict[str, Any]], started: datetime) -> None:
-    config = stack.config
-    s3, glue, sqs = stack.aws_client("s3"), stack.aws_client("glue"), stack.aws_client("sqs")
-    print("\nWhat happened:")
-    for dag_id, run in sorted(runs.items()):
-        if run.get("data_interval_start"):
-            how = f"interval [{run['data_interval_start']}, {run['data_interval_end']})"
-        else:
-            how = f"({run.get('run_type', 'manual').replace('_', '-')} run)"
-        print(f"  {dag_id:28s} {run['state']:8s} {how}")
-    for bucket in sorted({config.lake.bucket, config.athena.results_bucket, config.reports.bucket}):
-        keys = [
-            o["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for o in page.get("Contents", [])
-        ]
-        top = sorted({"/".join(k.split("/")[:3]) for k in keys})[:6]
-        print(f"  s3://{bucket}: {len(keys)} objects ({', '.join(top)}{' ...' if len(top) == 6 else ''})")
-    for db in glue.get_databases()["DatabaseList"]:
-        for table in glue.get_tables(DatabaseName=db["Name"])["TableList"]:
-            name = f"{db['Name']}.{table['Name']}"
-            parts = glue.get_partitions(DatabaseName=db["Name"], TableName=table["Name"])["Partitions"]
-            rows = athena_count(stack, name)
-            print(f"  Athena table {name}: {len(parts)} partition(s), {rows} rows (counted by Athena)")
-    with contextlib.suppress(Exception):
-        url = sqs.get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        print(
-            f"  alerts on the SNS topic (read back from SQS {ALERT_QUEUE}): "
-            f"{attrs['Attributes']['ApproximateNumberOfMessages']}"
-        )
-    reports = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=config.reports.bucket, Prefix=config.reports.prefix).get(
-            "Contents", []
-        )
-    ]
-    for key in reports[-3:]:
-        print(f"  report s3://{config.reports.bucket}/{key}")
-    elapsed = (datetime.now(UTC) - started).total_seconds()
-    print(f"  all runs finished in {elapsed:.0f}s")
-
-
-def athena_count(stack: Stack, table: str) -> str:
-    """``SELECT count(*)`` through the stack's Athena, which really runs it."""
-    athena = stack.aws_client("athena")
-    started = athena.start_query_execution(
-        QueryString=f"SELECT count(*) FROM {table}",  # noqa: S608 - names from the stack's own Glue
-        ResultConfiguration={"OutputLocation": stack.config.athena.output_location("demo")},
-        WorkGroup=stack.config.athena.workgroup,
-    )
-    query_id = started["QueryExecutionId"]
-    for _ in range(120):
-        state = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if state["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        time.sleep(0.5)
-    if state["State"] != "SUCCEEDED":
-        return f"? ({state.get('StateChangeReason', state['State'])})"
-    rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
-    return rows[1]["Data"][0]["VarCharValue"]
-
-
 # -- command line ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The embedded stack of the datalake DAGs.")
-    parser.add_argument("command", choices=["up", "down", "demo", "status"])
+    parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
     stack = Stack()
     if args.command == "down":
@@ -398,29 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         print("running\n" + stack.describe() if stack.running() else "not running")
         return 0 if stack.running() else 1
+    start(stack)
+    return 0
+
+
+def start(stack: Stack) -> None:
+    """``up``, saying what it does and where everything is."""
     print("starting the embedded stack (local AWS, Strava stand-in, Airflow standalone) ...", flush=True)
     t0 = time.monotonic()
-    was_running = stack.running()
     stack.up()
     print(f"stack up in {time.monotonic() - t0:.0f}s\n{stack.describe()}", flush=True)
-    if args.command == "up":
-        return 0
-    ok = False
-    try:
-        print("\nrunning every DAG through the scheduler:", flush=True)
-        ok = run_demo(stack)
-        print(f"\nOpen the Airflow UI at {stack.state.airflow_url if stack.state else '?'} to see the runs.")
-        if os.environ.get("DEMO_EXIT") == "1":
-            return 0 if ok else 1
-        print("The stack keeps serving; press Ctrl-C to stop it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while stack.running():
-                time.sleep(1)
-        return 0 if ok else 1
-    finally:
-        if not was_running:  # a stack started by `make up` stays up for its owner
-            stack.down()
-            print("stack stopped", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,22 +4,33 @@ It lives in a temporary folder, on ports chosen at run time, and is stopped (eve
 the session ends, whether the tests passed or not. It runs the project's configuration with one change:
 a ``daily_summaries`` run is late after ``LATE_AFTER_MINUTES`` (180 in ``include/datalake.yaml``), so a
 test can see a real ``DeadlineAlert`` fire.
+
+Before any test, the session does what a user of ``make demo`` does twice in one clone: up, the demo,
+down, up again in the same directory, the demo again (``tests/e2e/test_demo.py`` checks both). The tests
+then run on that second stack, on which every DAG has run green once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from datalake.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
+from devstack.demo import Outcome, run_demo
 from devstack.processes import group_alive
 from devstack.stack import Stack
 from tests.e2e.runs import LATE_AFTER_MINUTES
+
+DEMO_TIMEOUT = 900  # each of the session's two demos
+UP_TIMEOUT = 300  # each start of the stack, generously
+SESSION_SETUP = 2 * (UP_TIMEOUT + DEMO_TIMEOUT)  # what the first end-to-end test waits for its stack
 
 
 def e2e_config(directory: Path) -> Path:
@@ -35,25 +46,79 @@ def e2e_config(directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory: Path = tmp_path_factory.mktemp("stack")
-    config_path = e2e_config(directory)
-    env_keep = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AIRFLOW__")}
-    env_keep.update({k: os.environ.pop(k) for k in ("AIRFLOW_HOME", CONFIG_ENV_VAR) if k in os.environ})
+@contextlib.contextmanager
+def stack_environment(config_path: Path) -> Iterator[None]:
+    """The environment the stack's children start in: the e2e configuration, and none of the tests'
+    own Airflow settings (the stack gives its Airflow a configuration of its own)."""
+    keep = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AIRFLOW__")}
+    keep.update({k: os.environ.pop(k) for k in ("AIRFLOW_HOME", CONFIG_ENV_VAR) if k in os.environ})
     os.environ[CONFIG_ENV_VAR] = str(config_path)
-    running = Stack(directory, config=load_config(config_path))
     try:
-        running.up()
+        yield
     finally:
         del os.environ[CONFIG_ENV_VAR]
-        os.environ.update(env_keep)  # the stack's children got their own Airflow configuration
+        os.environ.update(keep)
+
+
+def what_is_there(stack: Stack) -> dict[str, int]:
+    """What a stack holds of the project's work: DAG runs, lake objects, reports."""
+    config, s3 = stack.config, stack.aws_client("s3")
+    runs = stack.airflow.api("GET", "/dags/~/dagRuns", params={"limit": 1})["total_entries"]
+    reports = s3.list_objects_v2(Bucket=config.reports.bucket, Prefix=config.reports.prefix)
+    return {
+        "DAG runs": runs,
+        "lake objects": s3.list_objects_v2(Bucket=config.lake.bucket).get("KeyCount", 0),
+        "report objects": reports.get("KeyCount", 0),
+    }
+
+
+@dataclass
+class StackSession:
+    """The session's stack, in its second incarnation, and what happened before the tests."""
+
+    stack: Stack
+    demos: list[Outcome]  # the demo on the first stack, then on the second, in the same directory
+    second_stack_found: dict[str, int]  # what_is_there() on the second stack before its demo
+
+
+@pytest.fixture(scope="session")
+def stack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSession]:
+    directory: Path = tmp_path_factory.mktemp("stack")
+    config_path = e2e_config(directory)
+    running = Stack(directory, config=load_config(config_path))
+    pgids: list[int] = []
     try:
-        yield running
+        demos, found = [], {}
+        for incarnation in (1, 2):
+            with stack_environment(config_path):
+                running.up()
+            pgids += running.state.pgids if running.state else []
+            if incarnation == 2:
+                found = what_is_there(running)
+            demos.append(run_demo(running, timeout=DEMO_TIMEOUT))
+            if incarnation == 1:
+                running.down()
+        yield StackSession(running, demos, found)
     finally:
-        pgids = running.state.pgids if running.state else []
         running.down()
         assert [p for p in pgids if group_alive(p)] == [], "processes of the stack outlived it"
+
+
+@pytest.fixture(scope="session")
+def stack(stack_session: StackSession) -> Stack:
+    return stack_session.stack
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The first test that needs the stack waits for the session's set-up too: give it that time on
+    top of its own timeout (pytest-timeout counts fixture set-up)."""
+    first = next((i for i in items if "stack_session" in getattr(i, "fixturenames", ())), None)
+    if first is None:
+        return
+    marker = first.get_closest_marker("timeout")
+    own = float(marker.args[0]) if marker and marker.args else float(config.getini("timeout") or 0)
+    first.add_marker(pytest.mark.timeout(own + SESSION_SETUP), append=False)
 
 
 ERROR_MARKS = ("[error", "[critical", "Traceback", "Error:", "database is locked")
@@ -76,7 +141,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     """A failed end-to-end test's report ends with what the stack's Airflow logged as errors: the
     stack is gone after the session, and its log is what tells a scheduler crash from a slow run."""
     report = yield
-    stack = getattr(item, "funcargs", {}).get("stack")
+    funcargs = getattr(item, "funcargs", {})
+    stack = funcargs.get("stack") or getattr(funcargs.get("stack_session"), "stack", None)
     if report.failed and isinstance(stack, Stack):
         report.sections.append(("the stack's Airflow errors", airflow_errors(stack.airflow.log_path)))
     return report

@@ -33,7 +33,14 @@ def run_backfill(
 ) -> list[dict[str, Any]]:
     """Backfill ``dag_id`` over ``[start, end]``, wait until it is done, and return its runs."""
     return backfill.run(
-        stack.airflow, dag_id, start, end, reprocess=reprocess, max_active_runs=2, timeout=TIMEOUT
+        stack.airflow,
+        dag_id,
+        start,
+        end,
+        reprocess=reprocess,
+        max_active_runs=2,
+        timeout=TIMEOUT,
+        config=stack.config,
     )
 
 

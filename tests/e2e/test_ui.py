@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.stack import Stack, project_dag_ids
+from devstack.demo import project_dag_ids
+from devstack.stack import Stack
 from tests.e2e.runs import ensure_every_dag_ran_green, successful_runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]

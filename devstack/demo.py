@@ -1,0 +1,380 @@
+"""The demo: every DAG of the project runs once on the embedded stack, and is judged by what landed.
+
+    python -m devstack.demo     # make demo: up (unless running), run every DAG, say what happened
+                                # (DEMO_EXIT=1: then stop what it started; exit 0 only if the demo passed)
+
+**The demo's runs.** A DAG with a time schedule gets a run of its latest complete interval, triggered
+while the DAG is still paused, so the scheduler, which runs that interval when the DAG is unpaused,
+finds it there and adds none of its own; if that interval has a run already (a stack kept up by
+``make up``), the run is cleared and runs again. A DAG run on demand is triggered once. A DAG
+scheduled on assets is the runs the scheduler queues for it after the demo started. Older runs never
+count.
+
+**The verdict.** The demo passes when each of its runs succeeded and what they write is there: the
+Strava interval's raw and curated objects (written during the demo), its Glue partition and as many
+rows counted by Athena as the extraction fetched; each inventory run's Glue partition (unless the table
+projects its partitions) with rows counted by Athena; the report of every summaries run (written during
+the demo). Anything else is listed as missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from devstack.airflow import AirflowServer
+from devstack.stack import ALERT_QUEUE, ROOT, Stack, start
+
+STRAVA_DAG = "strava_activities"
+SUMMARIES_DAG = "daily_summaries"
+DEMO_QUERIES = "demo"  # where the verdict's own Athena queries write their results, under the results prefix
+FINISHED = ("success", "failed")
+ATHENA_DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
+# S3 keeps LastModified to the second: an object written in the demo's first second is the demo's
+CLOCK_SLACK = timedelta(seconds=1)
+
+
+@dataclass
+class Outcome:
+    """What one demo did: its runs, what they wrote, and what is missing (nothing: the demo passed)."""
+
+    started: datetime
+    runs: dict[str, list[dict[str, Any]]]  # the demo's runs of each DAG, as the REST API last showed them
+    rows: dict[str, int] = field(default_factory=dict)  # "<db>.<table> dt=<value>" -> rows counted by Athena
+    objects: list[str] = field(default_factory=list)  # s3:// URLs of the objects the runs wrote
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def project_dag_ids() -> dict[str, Any]:
+    """The project's DAGs, parsed here the way the dag-processor parses them: id -> DAG."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    with warnings.catch_warnings():  # upstream deprecation notices are not the demo's news
+        warnings.simplefilter("ignore")
+        bag = DagBag(dag_folder=str(ROOT / "dags"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    return dict(bag.dags)
+
+
+def asset_scheduled(dag: Any) -> bool:
+    return type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+
+
+def run_demo(stack: Stack, timeout: float = 900) -> Outcome:
+    """Run every project DAG once through the scheduler, print what happened, and judge it."""
+    airflow = stack.airflow
+    dags = project_dag_ids()
+    airflow.wait_for_dags(list(dags))
+    started = datetime.now(UTC).replace(microsecond=0) - CLOCK_SLACK
+    run_ids = {dag_id: start_run(airflow, dag) for dag_id, dag in sorted(dags.items())}
+    runs = wait_for_runs(airflow, dags, run_ids, started, timeout)
+    outcome = judge(stack, runs, started)
+    print_summary(stack, outcome)
+    return outcome
+
+
+def start_run(airflow: AirflowServer, dag: Any) -> str | None:
+    """Start the demo's run of ``dag`` (see the module doc) and unpause it; return the run's id, or
+    None for a DAG scheduled on assets (its runs come from the scheduler)."""
+    if asset_scheduled(dag):
+        run_id, how = None, "runs when its assets are updated"
+    elif dag.schedule is None:
+        run_id = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
+        how = f"triggered by hand: {run_id}"
+    else:
+        run_id, how = run_latest_interval(airflow, dag)
+    airflow.api("PATCH", f"/dags/{dag.dag_id}", json={"is_paused": False})
+    print(f"  {dag.dag_id}: unpaused, {how}", flush=True)
+    return run_id
+
+
+def run_latest_interval(airflow: AirflowServer, dag: Any) -> tuple[str, str]:
+    """Trigger the run of the DAG's latest complete interval, the one its scheduler would run now, or
+    clear that run if it exists; return the run's id and what was done."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=datetime.now(UTC))
+    start, end = interval.start.isoformat(), interval.end.isoformat()
+    body = {"logical_date": start, "data_interval_start": start, "data_interval_end": end}
+    try:
+        run = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json=body)
+        return run["dag_run_id"], f"triggered its latest interval [{start}, {end}): {run['dag_run_id']}"
+    except RuntimeError as exc:
+        if "answered 409" not in str(exc):
+            raise
+    (run,) = airflow.api(
+        "GET", f"/dags/{dag.dag_id}/dagRuns", params={"logical_date_gte": start, "logical_date_lte": start}
+    )["dag_runs"]
+    airflow.api(
+        "POST",
+        f"/dags/{dag.dag_id}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run["dag_run_id"],
+            "only_failed": False,
+            "reset_dag_runs": True,
+        },
+    )
+    return run["dag_run_id"], f"its latest interval [{start}, {end}) ran before: cleared {run['dag_run_id']}"
+
+
+def wait_for_runs(
+    airflow: AirflowServer,
+    dags: dict[str, Any],
+    run_ids: dict[str, str | None],
+    started: datetime,
+    timeout: float,
+) -> dict[str, list[dict[str, Any]]]:
+    """Wait until every run of the demo has finished (or ``timeout``); return them by DAG."""
+    deadline = time.monotonic() + timeout
+    runs: dict[str, list[dict[str, Any]]] = {}
+    done: set[str] = set()
+    while len(done) < len(dags) and time.monotonic() < deadline:
+        for dag_id, run_id in run_ids.items():
+            if dag_id in done:
+                continue
+            if run_id is not None:
+                runs[dag_id] = [airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")]
+            else:
+                runs[dag_id] = runs_queued_since(airflow, dag_id, started)
+            producers_done = all(d in done for d, r in run_ids.items() if r is not None)
+            if all(r["state"] in FINISHED for r in runs[dag_id]) and (
+                run_id is not None or (producers_done and not queued_asset_events(airflow, dag_id))
+            ):
+                done.add(dag_id)
+                after = (datetime.now(UTC) - started).total_seconds()
+                for run in runs[dag_id] or [{"dag_run_id": "no run", "state": "-"}]:
+                    print(f"  {dag_id}: {run['dag_run_id']} {run['state']} (at {after:.0f}s)", flush=True)
+        time.sleep(3)
+    for dag_id in sorted(set(dags) - done):
+        print(f"  {dag_id}: not finished after {timeout:.0f}s", flush=True)
+    return runs
+
+
+def runs_queued_since(airflow: AirflowServer, dag_id: str, since: datetime) -> list[dict[str, Any]]:
+    answer = airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 50})
+    return [
+        run
+        for run in answer["dag_runs"]
+        if run["queued_at"] and datetime.fromisoformat(run["queued_at"]) >= since
+    ][::-1]
+
+
+def queued_asset_events(airflow: AirflowServer, dag_id: str) -> int:
+    """Asset events waiting to start a run of ``dag_id``."""
+    return airflow.api("GET", f"/dags/{dag_id}/assets/queuedEvents")["total_entries"]
+
+
+# -- the verdict ----------------------------------------------------------------------------------------
+def judge(stack: Stack, runs: dict[str, list[dict[str, Any]]], started: datetime) -> Outcome:
+    """Check that the demo's ``runs`` succeeded and that what they write is there (see the module doc)."""
+    config = stack.config
+    outcome = Outcome(started=started, runs=runs)
+    green: dict[str, list[dict[str, Any]]] = {}
+    for dag_id, dag_runs in sorted(runs.items()):
+        if not dag_runs:
+            outcome.missing.append(f"{dag_id}: no run")
+        for run in dag_runs:
+            if run["state"] == "success":
+                green.setdefault(dag_id, []).append(run)
+            else:
+                failed = failed_tasks(stack.airflow, dag_id, run["dag_run_id"])
+                outcome.missing.append(
+                    f"{dag_id}: run {run['dag_run_id']} {run['state']}"
+                    + (f" (failed: {', '.join(failed)})" if failed else "")
+                )
+    for run in green.get(STRAVA_DAG, []):
+        check_strava_run(stack, run, outcome)
+    for inv in config.inventories:
+        for run in green.get(inv.dag_id, []):
+            check_inventory_run(stack, inv, run, outcome)
+    for run in green.get(SUMMARIES_DAG, []):
+        check_report(stack, run, outcome)
+    if not (outcome.missing or outcome.objects or outcome.rows):
+        outcome.missing.append("anything at all: no run wrote an object or a row")
+    return outcome
+
+
+def check_strava_run(stack: Stack, run: dict[str, Any], outcome: Outcome) -> None:
+    """The interval's raw and curated objects, its partition, and the rows the extraction fetched."""
+    from datalake.strava import layout
+
+    config = stack.config
+    start = datetime.fromisoformat(run["data_interval_start"])
+    dt = layout.partition(start)
+    for key in (layout.raw_key(start), layout.curated_key(start)):
+        check_object(stack, config.lake.bucket, key, outcome, STRAVA_DAG)
+    table = f"{config.strava.database}.{config.strava.table}"
+    if not check_partition(stack, config.strava.database, config.strava.table, dt, outcome, STRAVA_DAG):
+        return
+    fetched = xcom(stack.airflow, STRAVA_DAG, run["dag_run_id"], "extract_activities")["rows"]
+    rows = count_rows(stack, table, dt, outcome, STRAVA_DAG)
+    if rows is not None and rows != fetched:
+        outcome.missing.append(
+            f"{STRAVA_DAG}: Athena counts {rows} rows in {table} dt={dt}, the extraction fetched {fetched}"
+        )
+
+
+def check_inventory_run(stack: Stack, inv: Any, run: dict[str, Any], outcome: Outcome) -> None:
+    """The drop's partition (unless projected) and its rows, more than none."""
+    task = "announce_drop" if inv.partition_projection else "register_partition"
+    dt = xcom(stack.airflow, inv.dag_id, run["dag_run_id"], task)["dt"]
+    if not inv.partition_projection and not check_partition(
+        stack, inv.database, inv.table, dt, outcome, inv.dag_id
+    ):
+        return
+    table = f"{inv.database}.{inv.table}"
+    if count_rows(stack, table, dt, outcome, inv.dag_id) == 0:
+        outcome.missing.append(f"{inv.dag_id}: no rows in {table} dt={dt} (counted by Athena)")
+
+
+def check_report(stack: Stack, run: dict[str, Any], outcome: Outcome) -> None:
+    """The report of the run's day, written during the demo."""
+    from datalake.reports.store import ReportStore
+
+    day = xcom(stack.airflow, SUMMARIES_DAG, run["dag_run_id"], "publish_report")
+    check_object(
+        stack, stack.config.reports.bucket, ReportStore(stack.config).key(day), outcome, SUMMARIES_DAG
+    )
+
+
+def check_object(stack: Stack, bucket: str, key: str, outcome: Outcome, dag_id: str) -> None:
+    url, s3 = f"s3://{bucket}/{key}", stack.aws_client("s3")
+    try:
+        written = s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+    except s3.exceptions.ClientError:
+        outcome.missing.append(f"{dag_id}: no object {url}")
+        return
+    if written < outcome.started:
+        outcome.missing.append(f"{dag_id}: {url} is from {written.isoformat()}, before the demo")
+    elif url not in outcome.objects:
+        outcome.objects.append(url)
+
+
+def check_partition(stack: Stack, database: str, table: str, dt: str, outcome: Outcome, dag_id: str) -> bool:
+    glue = stack.aws_client("glue")
+    try:
+        glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=[dt])
+    except glue.exceptions.EntityNotFoundException:
+        outcome.missing.append(f"{dag_id}: no Glue partition dt={dt} of {database}.{table}")
+        return False
+    return True
+
+
+def count_rows(stack: Stack, table: str, dt: str, outcome: Outcome, dag_id: str) -> int | None:
+    """``SELECT count(*)`` of one partition through the stack's Athena, which really runs it."""
+    athena = stack.aws_client("athena")
+    query_id = athena.start_query_execution(
+        QueryString=f"SELECT count(*) FROM {table} WHERE dt = '{dt}'",  # noqa: S608 - names from our Glue
+        ResultConfiguration={"OutputLocation": stack.config.athena.output_location(DEMO_QUERIES)},
+        WorkGroup=stack.config.athena.workgroup,
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + 60
+    while True:
+        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        if status["State"] in ATHENA_DONE or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if status["State"] != "SUCCEEDED":
+        reason = status.get("StateChangeReason", status["State"])
+        outcome.missing.append(f"{dag_id}: Athena could not count {table} dt={dt}: {reason}")
+        return None
+    rows = int(
+        athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"]
+    )
+    outcome.rows[f"{table} dt={dt}"] = rows
+    return rows
+
+
+def xcom(airflow: AirflowServer, dag_id: str, run_id: str, task_id: str) -> Any:
+    """What a task of the run returned."""
+    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+    return airflow.api("GET", path)["value"]
+
+
+def failed_tasks(airflow: AirflowServer, dag_id: str, run_id: str) -> list[str]:
+    answer = airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"state": "failed"})
+    return sorted(ti["task_id"] for ti in answer["task_instances"])
+
+
+# -- what the demo prints -------------------------------------------------------------------------------
+def print_summary(stack: Stack, outcome: Outcome) -> None:
+    config = stack.config
+    s3, sqs = stack.aws_client("s3"), stack.aws_client("sqs")
+    print("\nWhat happened:")
+    for dag_id, runs in sorted(outcome.runs.items()):
+        for run in runs:
+            if run.get("data_interval_start"):
+                how = f"interval [{run['data_interval_start']}, {run['data_interval_end']})"
+            else:
+                how = f"({run.get('run_type', 'manual').replace('_', '-')} run)"
+            print(f"  {dag_id:28s} {run['state']:8s} {how}")
+    own_results = config.athena.output_location(DEMO_QUERIES)  # the verdict's counts: not the DAGs' doing
+    for bucket in sorted({config.lake.bucket, config.athena.results_bucket, config.reports.bucket}):
+        keys = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", [])
+            if not f"s3://{bucket}/{o['Key']}".startswith(own_results)
+        ]
+        top = sorted({"/".join(k.split("/")[:3]) for k in keys})[:6]
+        print(f"  s3://{bucket}: {len(keys)} objects ({', '.join(top)}{' ...' if len(top) == 6 else ''})")
+    for partition, rows in outcome.rows.items():
+        print(f"  Athena table {partition}: {rows} rows (counted by Athena)")
+    with contextlib.suppress(Exception):
+        url = sqs.get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        print(
+            f"  alerts on the SNS topic (read back from SQS {ALERT_QUEUE}): "
+            f"{attrs['Attributes']['ApproximateNumberOfMessages']}"
+        )
+    for url in outcome.objects:
+        if url.endswith(".html"):
+            print(f"  report {url}")
+    elapsed = (datetime.now(UTC) - outcome.started).total_seconds()
+    print(f"  the demo took {elapsed:.0f}s")
+    if outcome.ok:
+        print("\nThe demo passed: every run succeeded and what it writes is there.")
+    else:
+        print("\nThe demo FAILED; missing:")
+        for line in outcome.missing:
+            print(f"  - {line}")
+
+
+# -- command line ---------------------------------------------------------------------------------------
+def main() -> int:
+    stack = Stack()
+    was_running = stack.running()
+    start(stack)
+    try:
+        print("\nrunning every DAG through the scheduler:", flush=True)
+        ok = run_demo(stack).ok
+        print(f"\nOpen the Airflow UI at {stack.state.airflow_url if stack.state else '?'} to see the runs.")
+        if os.environ.get("DEMO_EXIT") == "1":
+            return 0 if ok else 1
+        print("The stack keeps serving; press Ctrl-C to stop it.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while stack.running():
+                time.sleep(1)
+        return 0 if ok else 1
+    finally:
+        if not was_running:  # a stack started by `make up` stays up for its owner
+            stack.down()
+            print("stack stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
