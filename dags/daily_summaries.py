@@ -23,7 +23,8 @@ report. (One DAG per source would write half-reports that overwrite each other.)
      against last year to date, the ten longest activities of the last twelve months. They read only the
      partitions of those windows.
    Each query: a `ClientRequestToken` derived from dag, run and task ids and the SQL (a retry reuses
-   the running or finished query; only a failed one is started again), deferrable (the triggerer polls),
+   the running or finished query; only a failed one is started again), polled every 2 s from the task
+   (not deferred: Airflow 3.3 can fail a deferred task whose trigger fires at once, apache/airflow#72716),
    `execution_timeout` = `athena.query_timeout_minutes`, results under
    `s3://<athena.results_bucket>/<athena.results_prefix>/summaries/<source>/<day>/`, bytes scanned in the log.
    A source with no data for the day skips its queries.

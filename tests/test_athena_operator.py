@@ -149,27 +149,6 @@ def test_a_query_athena_marks_not_retryable_fails_at_once_with_its_reason(aws, q
         operator(aws, query.format(database=aws["database"])).execute({"ti": task_instance()})
 
 
-def test_a_deferred_query_athena_marks_not_retryable_fails_at_once_too(aws):
-    """The trigger's event, as the triggerer hands it to the task, carries the query's id only."""
-    import asyncio
-
-    from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
-
-    task = operator(aws, f"SELECT count(*) FROM {aws['database']}.missing")  # noqa: S608
-    task.deferrable = True
-    with pytest.raises(TaskDeferred) as deferred:
-        task.execute({"ti": task_instance()})
-
-    async def first_event():
-        async for event in deferred.value.trigger.run():
-            return event.payload
-
-    event = asyncio.run(first_event())
-    assert event["status"] == "error"
-    with pytest.raises(AirflowFailException, match=r"SCHEMA_NOT_FOUND.*not retryable"):
-        task.execute_complete({"ti": task_instance()}, event)
-
-
 def test_a_query_that_ends_without_an_athena_error_is_left_to_the_retries(aws):
     """A cancelled query (a person stopped it, or a time-out did) carries no AthenaError: a retry may do."""
     from airflow.providers.common.compat.sdk import AirflowException

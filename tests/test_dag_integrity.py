@@ -221,3 +221,15 @@ def test_late_summaries_alert_through_a_deadline(dagbag):
     assert alerts[0].callback.path == "datalake.alerts.deadline_missed_alert"
     assert deadline_missed_alert.__module__ == "datalake.alerts"
     assert alerts[0].interval.total_seconds() == get_config().alerts.summary_deadline_minutes * 60
+
+
+def test_no_task_defers(dagbag):
+    """Airflow 3.3 can fail a deferred task whose trigger fires at once (apache/airflow#72716): a quick
+    Athena query is one. Every Athena task polls from its worker instead."""
+    deferring = [
+        f"{dag_id}.{task.task_id}"
+        for dag_id, dag in sorted(dagbag.dags.items())
+        for task in dag.tasks
+        if getattr(task, "deferrable", False) or getattr(task, "start_from_trigger", False)
+    ]
+    assert deferring == []

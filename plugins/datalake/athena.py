@@ -35,7 +35,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from datalake import aws
 from datalake.config import DatalakeConfig, get_config
 
-# Between two looks at a running query (the trigger's waiter delay when deferred). GetQueryExecution
+# Between two looks at a running query. GetQueryExecution
 # is free; a short interval keeps a quick DDL statement from holding its task for half a minute.
 POLL_SECONDS = 2
 
@@ -79,17 +79,8 @@ class IdempotentAthenaOperator(AthenaOperator):
         self.client_request_token = self._chain_token(ids, ti.try_number or 1)
         try:
             query_execution_id = super().execute(context)
-        except AirflowException as error:  # a deferral is no AirflowException: it passes
-            raise self._failure(self.query_execution_id, error) from None
-        if query_execution_id is not None:  # deferred runs log in execute_complete
-            self._log_statistics(query_execution_id)
-        return query_execution_id
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        try:
-            query_execution_id = super().execute_complete(context, event)
         except AirflowException as error:
-            raise self._failure((event or {}).get("value"), error) from None
+            raise self._failure(self.query_execution_id, error) from None
         self._log_statistics(query_execution_id)
         return query_execution_id
 

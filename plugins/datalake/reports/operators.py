@@ -65,7 +65,6 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
             query=summary.template,
             output_location=self.results_root,
             config=config,
-            deferrable=True,
             **kwargs,
         )
         self.summary_name = summary.name
@@ -94,14 +93,6 @@ class SummaryQueryOperator(IdempotentAthenaOperator):
         )
         try:
             query_execution_id = super().execute(context)
-        except AirflowException as error:  # a deferral is no AirflowException: it passes
-            self._leave_reason(context, error)
-            raise
-        return self._finished(query_execution_id)
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        try:
-            query_execution_id = super().execute_complete(context, event)
         except AirflowException as error:
             self._leave_reason(context, error)
             raise
