@@ -9,7 +9,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -234,3 +234,56 @@ def test_events_queue_url_is_optional_and_refused_with_partition_projection() ->
         ConfigError, match=r"inventories\[0\]\.events_queue_url: partition projection registers"
     ):
         parse_config(raw)
+
+
+def _dag_run(inv: Any, run_type: str, interval_end: datetime | None = None) -> Any:
+    """The run as a task's context hands it over (the Task SDK's DagRun)."""
+    from airflow.sdk.api.datamodels._generated import DagRun, DagRunType
+
+    start = interval_end - timedelta(days=1) if interval_end else None
+    return DagRun(
+        dag_id=inv.dag_id,
+        run_id=f"{run_type}__x",
+        logical_date=start,
+        data_interval_start=start,
+        data_interval_end=interval_end,
+        run_after=interval_end or datetime.now(UTC),
+        start_date=datetime.now(UTC),
+        end_date=None,
+        partition_key=None,
+        run_type=DagRunType(run_type),
+        state="running",
+        clear_number=0,
+        consumed_asset_events=[],
+    )
+
+
+def test_a_run_the_queue_started_takes_its_drops_at_once_and_any_other_run_its_intervals(
+    watched: tuple[Any, Any], s3: Any
+) -> None:
+    mine, _ = watched
+    announced = write_config_drop(s3, mine, date(2026, 11, 5), n=5)
+    events = receive(mine, expected=2)
+    write_config_drop(s3, mine, date(2026, 11, 6), n=5)  # the interval's own drop
+
+    poke = inventory_tasks.poke_for_drops(
+        mine,
+        dag_run=_dag_run(mine, "asset_triggered"),
+        data_interval_start=None,
+        data_interval_end=None,
+        triggering_asset_events=events,
+    )
+    assert poke.is_done
+    assert [d["dt"] for d in poke.xcom_value] == [announced.dt]
+
+    end = datetime(2026, 11, 6, tzinfo=UTC)
+    scheduled = _dag_run(mine, "scheduled", end)
+    poke = inventory_tasks.poke_for_drops(
+        mine,
+        dag_run=scheduled,
+        data_interval_start=scheduled.data_interval_start,
+        data_interval_end=end,
+        triggering_asset_events=events,  # a scheduled run takes its interval's drop, whatever it was given
+    )
+    assert poke.is_done
+    assert [d["dt"] for d in poke.xcom_value] == ["2026-11-06-01-00"]

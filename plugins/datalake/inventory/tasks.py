@@ -38,7 +38,7 @@ def poke_for_drops(
     why, when they announce none of this configuration's); any other run (scheduled, manual, backfill)
     waits for its interval's drop.
     """
-    if str(getattr(dag_run, "run_type", "")) == ASSET_TRIGGERED:
+    if getattr(dag_run, "run_type", None) == ASSET_TRIGGERED:  # a str enum: equal to its value
         return PokeReturnValue(is_done=True, xcom_value=announced_drops(inv, triggering_asset_events))
     drop = interval_drop(inv, data_interval_start, data_interval_end)
     if drop is None:
