@@ -59,8 +59,8 @@ idempotent per drop, so once the cause is fixed, *clear* the failed task:
   picked up by clearing the run.
 - `validate_drop`: the message names the object and the mismatch; nothing was registered. A drop
   re-delivered by S3 needs only a clear; otherwise run `s3_inventory_maintenance` to see the gaps.
-- A run the queue started that is *skipped*: its `wait_for_drop` log names each message and why it was
-  ignored. Nothing is lost: the scheduled run of that day still registers the drop.
+- A run the queue started that is *skipped*: its messages announced no drop of this configuration;
+  its `wait_for_drop` log names each message and why it was ignored.
 - `evolve_table` "schema drift": the configuration changed a column's type; recreate the table.
 - Athena/Glue tasks: the log has the service's reason (permissions, workgroup, results bucket).
 """
