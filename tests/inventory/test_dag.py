@@ -73,6 +73,36 @@ def test_a_drop_becomes_a_partition_whose_rows_athena_returns_and_a_rerun_change
     assert again == columns
 
 
+def _asset_events(inv: Any) -> list[dict[str, Any]]:
+    """The extras of the inventory Asset's events, as the metadata DB holds them."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from datalake.assets import inventory_asset
+
+    name = inventory_asset(inv).name
+    with create_session() as session:
+        query = select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return [dict(e.extra) for e in session.scalars(query.where(AssetModel.name == name))]
+
+
+def test_the_run_that_registers_a_drop_publishes_it_once_and_a_later_run_only_confirms_it(
+    dag_module: Any, s3: Any, glue: Any, inv: Any
+) -> None:
+    drop = _write(s3, inv, n=20)
+    state, tasks = _run(dag_module, inv, DAY)
+    assert (state, tasks["register_partition"]) == ("success", "success"), tasks
+    published = [{"dt": drop.dt, "location": f"{inv.hive_location}dt={drop.dt}/"}]
+    assert _asset_events(inv) == published
+
+    # the other path (here: the same day again) finds the partition pointing at the same drop
+    state, tasks = _run(dag_module, inv, DAY)
+    assert (state, tasks["register_partition"]) == ("success", "skipped"), tasks
+    assert _asset_events(inv) == published
+    assert [dt for dt, _ in _partitions(glue, inv)] == [drop.dt]
+
+
 def test_a_drop_arriving_after_the_sensor_started_is_picked_up(
     dag_module: Any, s3: Any, glue: Any, inv: Any
 ) -> None:
