@@ -66,8 +66,19 @@ def dagbag() -> object:
     return parse_dags()
 
 
+# Tests that share an expensive fixture run in one process when the suite is spread over several
+# (pytest-xdist, --dist loadgroup): one embedded stack, one Airflow API server, not one per worker.
+SHARED_FIXTURES = ("stack_session", "airflow_api", "server")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The alert tests run last: they serialize the project's DAGs into the session's metadata DB under
     a configuration of their own, whose Asset URIs differ from the default's, and a later
-    ``airflow dags test`` of the default configuration would find those assets' names taken."""
+    ``airflow dags test`` of the default configuration would find those assets' names taken.
+
+    A test that uses one of the shared fixtures joins that fixture's xdist group."""
     items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())
+    for item in items:
+        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
