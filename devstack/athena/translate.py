@@ -93,6 +93,10 @@ def trino_semantics(tree: exp.Expression) -> exp.Expression:
             # from_unixtime(seconds): a UTC timestamp; make_timestamp(micros) is exact and fast
             micros = exp.Mul(this=exp.Paren(this=node.this.copy()), expression=exp.Literal.number(1_000_000))
             node.replace(exp.Anonymous(this="make_timestamp", expressions=[exp.cast(micros, "bigint")]))
+    for node in list(tree.find_all(exp.Length)):
+        if isinstance(node.this, exp.Encode):
+            # length(to_utf8(s)) is a byte count in Trino (of varbinary); DuckDB's length takes no blob
+            node.replace(exp.Anonymous(this="octet_length", expressions=[node.this.copy()]))
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name.lower() == "url_decode" and len(node.expressions) == 1:
             # Trino decodes as Java's URLDecoder ('+' is a space, '%2B' a plus); DuckDB keeps '+'

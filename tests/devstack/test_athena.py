@@ -185,6 +185,29 @@ def test_url_decode_decodes_as_trino_with_plus_as_a_space(athena: Athena) -> Non
     assert rows == [["photos/2024/a b+c%.jpg", "café menu/", "%41", None]]
 
 
+def test_length_of_to_utf8_counts_bytes_as_trino(athena: Athena) -> None:
+    # a delete marker is billed for its key's UTF-8 bytes: 'é' is two, '€' three
+    rows = athena.rows("SELECT length(to_utf8('café/€')), length('café/€'), length(to_utf8(NULL))")
+    assert rows == [["9", "6", None]]
+
+
+def test_a_window_over_versions_gives_each_the_time_its_key_was_next_written(
+    athena: Athena, inventory: str
+) -> None:
+    rows = athena.rows(
+        f"""SELECT key, version_id,
+                   lag(last_modified_date) OVER (PARTITION BY key ORDER BY last_modified_date DESC) AS next
+            FROM {inventory} WHERE dt = '2021-05-05-01-00' AND key IN ('c.jpg', 'e.mov')
+            ORDER BY key, version_id"""
+    )
+    assert rows == [
+        ["c.jpg", "v1", "1700000000000"],
+        ["c.jpg", "v2", None],
+        ["e.mov", "v2", "1690000000000"],
+        ["e.mov", "v3", None],
+    ]
+
+
 def test_non_current_versions_are_listed(athena: Athena, inventory: str) -> None:
     rows = athena.rows(
         f"""WITH versions AS (
@@ -386,6 +409,35 @@ def test_query_on_one_of_ten_partitions_scans_only_that_partition(
     assert 0 < one < sizes["2024-02-05"] / 2
     assert athena.rows(f"SELECT count(*) FROM {database}.ten WHERE dt = '2024-02-05'") == [["1000"]]
     assert scanned() == sum(scanned(f"WHERE dt = '{dt}'") for dt in sizes)
+
+
+def test_the_local_athena_says_which_partitions_and_columns_a_query_read(
+    athena: Athena, names: dict[str, str], local_aws: str
+) -> None:
+    """Not an Athena action: LocalGetQueryReads, what tests use to check a query reads only what it should."""
+    import urllib.request
+
+    database = names["database"]
+    query_id = athena.run(f"SELECT sum(size) FROM {database}.media_daily WHERE dt = '2021-05-05-01-00'")[
+        "QueryExecutionId"
+    ]
+    request = urllib.request.Request(  # noqa: S310 - the local endpoint
+        local_aws,
+        data=json.dumps({"QueryExecutionId": query_id}).encode(),
+        headers={
+            "X-Amz-Target": "AmazonAthena.LocalGetQueryReads",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        (read,) = json.loads(answer.read())["Reads"]
+    execution = athena.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    assert read == {
+        "table": f"{database}.media_daily",
+        "columns": ["size", "dt"],
+        "partitions": [["2021-05-05-01-00"]],
+        "bytes": execution["Statistics"]["DataScannedInBytes"],
+    }
 
 
 def test_large_objects_and_files_without_dictionaries_read_like_the_rest(
