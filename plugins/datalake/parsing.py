@@ -46,6 +46,7 @@ PRE_IMPORTS = (
     "datalake.athena",
     "datalake.inventory.tasks",
     "datalake.reports.operators",
+    "datalake.reports.history",
     "datalake.reports.tasks",
     "datalake.strava.tasks",
 )
