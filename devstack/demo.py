@@ -10,6 +10,12 @@ finds it there and adds none of its own; if that interval has a run already (a s
 scheduled on assets is the runs the scheduler queues for it after the demo started. Older runs never
 count.
 
+**A day before the demo's.** Each inventory DAG also runs the interval :data:`HISTORY_BACK` intervals
+before its latest, first: the latest intervals wait :data:`HOLD_SECONDS` (their ``run_after``), so that
+the summaries of that earlier drop run, and write their day to the daily storage summary, before the
+demo's own day is summarised. The report of the demo's day then has a trend, a day to compare with, and
+the anomaly that the stack plants in its newest drop, which alerts.
+
 **The verdict.** The demo passes when each of its runs succeeded and what they write is there: the
 Strava interval's raw and curated objects (written during the demo), its Glue partition and as many
 rows counted by Athena as the extraction fetched; each inventory run's Glue partition (unless the table
@@ -39,6 +45,8 @@ FINISHED = ("success", "failed")
 ATHENA_DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
 # S3 keeps LastModified to the second: an object written in the demo's first second is the demo's
 CLOCK_SLACK = timedelta(seconds=1)
+HISTORY_BACK = 2  # the inventory interval run first: the drop of the day before yesterday
+HOLD_SECONDS = 60  # how long the latest intervals wait for it (an inventory run takes about 20 s)
 
 
 @dataclass
@@ -79,36 +87,56 @@ def run_demo(stack: Stack, timeout: float = 900) -> Outcome:
     dags = project_dag_ids()
     airflow.wait_for_dags(list(dags))
     started = datetime.now(UTC).replace(microsecond=0) - CLOCK_SLACK
-    run_ids = {dag_id: start_run(airflow, dag) for dag_id, dag in sorted(dags.items())}
+    inventory_dags = {inv.dag_id for inv in stack.config.inventories}
+    run_ids = {
+        dag_id: start_run(airflow, dag, history=dag_id in inventory_dags)
+        for dag_id, dag in sorted(dags.items())
+    }
     runs = wait_for_runs(airflow, dags, run_ids, started, timeout)
     outcome = judge(stack, runs, started)
     print_summary(stack, outcome)
     return outcome
 
 
-def start_run(airflow: AirflowServer, dag: Any) -> str | None:
-    """Start the demo's run of ``dag`` (see the module doc) and unpause it; return the run's id, or
-    None for a DAG scheduled on assets (its runs come from the scheduler)."""
+def start_run(airflow: AirflowServer, dag: Any, *, history: bool = False) -> list[str]:
+    """Start the demo's runs of ``dag`` (see the module doc) and unpause it; return the runs' ids, none
+    for a DAG scheduled on assets (its runs come from the scheduler). ``history``: run the interval
+    :data:`HISTORY_BACK` before the latest first."""
     if asset_scheduled(dag):
-        run_id, how = None, "runs when its assets are updated"
+        run_ids, how = [], "runs when its assets are updated"
     elif dag.schedule is None:
         run_id = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
-        how = f"triggered by hand: {run_id}"
+        run_ids, how = [run_id], f"triggered by hand: {run_id}"
     else:
-        run_id, how = run_latest_interval(airflow, dag)
+        now = datetime.now(UTC)
+        run_ids, hows = [], []
+        if history:
+            run_id, how = run_latest_interval(airflow, dag, now - timedelta(days=HISTORY_BACK))
+            run_ids.append(run_id)
+            hows.append(f"first {how}")
+        run_id, how = run_latest_interval(
+            airflow, dag, now, start_after=now + timedelta(seconds=HOLD_SECONDS)
+        )
+        run_ids.append(run_id)
+        hows.append(how)
+        how = "; then ".join(hows)
     airflow.api("PATCH", f"/dags/{dag.dag_id}", json={"is_paused": False})
     print(f"  {dag.dag_id}: unpaused, {how}", flush=True)
-    return run_id
+    return run_ids
 
 
-def run_latest_interval(airflow: AirflowServer, dag: Any) -> tuple[str, str]:
-    """Trigger the run of the DAG's latest complete interval, the one its scheduler would run now, or
-    clear that run if it exists; return the run's id and what was done."""
+def run_latest_interval(
+    airflow: AirflowServer, dag: Any, now: datetime, start_after: datetime | None = None
+) -> tuple[str, str]:
+    """Trigger the run of the DAG's latest interval complete at ``now``, to start at ``start_after``
+    (default: at once), or clear that run if it exists; return the run's id and what was done."""
     from airflow.serialization.encoders import coerce_to_core_timetable
 
-    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=datetime.now(UTC))
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=now)
     start, end = interval.start.isoformat(), interval.end.isoformat()
     body = {"logical_date": start, "data_interval_start": start, "data_interval_end": end}
+    if start_after is not None:
+        body["run_after"] = start_after.isoformat()
     try:
         run = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json=body)
         return run["dag_run_id"], f"triggered its latest interval [{start}, {end}): {run['dag_run_id']}"
@@ -134,7 +162,7 @@ def run_latest_interval(airflow: AirflowServer, dag: Any) -> tuple[str, str]:
 def wait_for_runs(
     airflow: AirflowServer,
     dags: dict[str, Any],
-    run_ids: dict[str, str | None],
+    run_ids: dict[str, list[str]],
     started: datetime,
     timeout: float,
 ) -> dict[str, list[dict[str, Any]]]:
@@ -143,16 +171,16 @@ def wait_for_runs(
     runs: dict[str, list[dict[str, Any]]] = {}
     done: set[str] = set()
     while len(done) < len(dags) and time.monotonic() < deadline:
-        for dag_id, run_id in run_ids.items():
+        for dag_id, ids in run_ids.items():
             if dag_id in done:
                 continue
-            if run_id is not None:
-                runs[dag_id] = [airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")]
+            if ids:
+                runs[dag_id] = [airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}") for run_id in ids]
             else:
                 runs[dag_id] = runs_queued_since(airflow, dag_id, started)
-            producers_done = all(d in done for d, r in run_ids.items() if r is not None)
+            producers_done = all(d in done for d, r in run_ids.items() if r)
             if all(r["state"] in FINISHED for r in runs[dag_id]) and (
-                run_id is not None or (producers_done and not queued_asset_events(airflow, dag_id))
+                ids or (producers_done and not queued_asset_events(airflow, dag_id))
             ):
                 done.add(dag_id)
                 after = (datetime.now(UTC) - started).total_seconds()
@@ -344,6 +372,8 @@ def print_summary(stack: Stack, outcome: Outcome) -> None:
     for url in outcome.objects:
         if url.endswith(".html"):
             print(f"  report {url}")
+            for line in inventory_insights(stack, url):
+                print(f"    {line}")
     elapsed = (datetime.now(UTC) - outcome.started).total_seconds()
     print(f"  the demo took {elapsed:.0f}s")
     if outcome.ok:
@@ -352,6 +382,30 @@ def print_summary(stack: Stack, outcome: Outcome) -> None:
         print("\nThe demo FAILED; missing:")
         for line in outcome.missing:
             print(f"  - {line}")
+
+
+def inventory_insights(stack: Stack, report_url: str) -> list[str]:
+    """What a report says of each inventory: its monthly cost, its best saving, its anomalies."""
+    import json
+
+    from datalake.reports.render import dollars
+
+    bucket, _, key = report_url.removeprefix("s3://").partition("/")
+    body = stack.aws_client("s3").get_object(Bucket=bucket, Key=key.replace("report.html", "summary.json"))
+    document = json.loads(body["Body"].read())
+    lines = []
+    for source, entry in sorted(document["sources"].items()):
+        insights = entry.get("insights")
+        if not insights:
+            continue
+        best = max((o["saving_usd"] or 0.0 for c in insights["savings"] for o in c["options"]), default=0.0)
+        previous = (insights.get("previous") or {}).get("day") or "no earlier day"
+        alerted = "alerted" if source in (document.get("alerts") or {}) else "not alerted yet"
+        lines.append(
+            f"{source}: {dollars(insights['cost_total'])} a month; savings up to {dollars(best)} a month; "
+            f"{len(insights['anomalies'])} anomalies against {previous} ({alerted})"
+        )
+    return lines
 
 
 # -- command line ---------------------------------------------------------------------------------------
