@@ -509,6 +509,38 @@ def test_partition_projection_enumerates_dates_without_glue_partitions(
     )
 
 
+def test_an_injected_projected_key_takes_the_values_the_query_names(
+    athena: Athena, names: dict[str, str]
+) -> None:
+    s3, database, bucket = boto3.client("s3"), names["database"], names["bucket"]
+    for owner, day, rows in (
+        ("a", "2024-03-01", OBJECTS[:3]),
+        ("b", "2024-03-01", OBJECTS[3:]),
+        ("a", "2024-03-02", OBJECTS[3:]),
+    ):
+        key = f"injected/owner={owner}/day={day}/part.parquet"
+        s3.put_object(Bucket=bucket, Key=key, Body=_inventory_parquet(rows))
+    athena.run(
+        f"""CREATE EXTERNAL TABLE {database}.injected ({INVENTORY_COLUMNS})
+        PARTITIONED BY (owner string, day string)
+        STORED AS PARQUET LOCATION 's3://{bucket}/injected/'
+        TBLPROPERTIES ('projection.enabled' = 'true', 'projection.owner.type' = 'injected',
+                       'projection.day.type' = 'date', 'projection.day.format' = 'yyyy-MM-dd',
+                       'projection.day.range' = '2024-02-28,NOW', 'projection.day.interval.unit' = 'DAYS',
+                       'storage.location.template' = 's3://{bucket}/injected/owner=${{owner}}/day=${{day}}/')"""
+    )
+    table = f"{database}.injected"
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner = 'a' AND day = '2024-03-01'") == [["3"]]
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner = 'a' AND day >= '2024-03-01'") == [["8"]]
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner IN ('a', 'b') AND day = '2024-03-01'") == [
+        ["8"]
+    ]
+    failed = athena.run(f"SELECT count(*) FROM {table} WHERE day = '2024-03-01'", state="FAILED")
+    assert failed["Status"]["StateChangeReason"].startswith(
+        "CONSTRAINT_VIOLATION: For the injected projected partition column owner, the WHERE clause"
+    )
+
+
 @pytest.mark.parametrize(
     ("sql", "reason"),
     [
