@@ -30,14 +30,13 @@ DAYS = [d.isoformat() for d in SIMULATED_DAYS]
 
 
 def summary_objects(s3: Any, config: Any, inventory: str) -> dict[str, tuple[str, bytes]]:
-    """key -> (ETag, bytes) of an inventory's objects of the summary table."""
+    """day -> (ETag, bytes) of an inventory's objects of the summary table."""
     found = {}
-    bucket, prefix = config.reports.bucket, config.reports.summary_prefix
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+    bucket, prefix = config.reports.bucket, f"{config.reports.summary_prefix}/inventory={inventory}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(f"/{inventory}.parquet"):
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                found[item["Key"]] = (item["ETag"], body)
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            found[item["Key"].split("/")[-2].removeprefix("day=")] = (item["ETag"], body)
     return found
 
 
@@ -154,9 +153,7 @@ def test_a_90_day_trend_reads_only_the_summary_table(
     last = date(2026, 11, 20)
     days = [(last - timedelta(days=back)).isoformat() for back in range(119, -1, -1)]
     for n, day in enumerate(days):
-        rows = [
-            r | {"inventory": probe.name, "dt": f"{day}-01-00", "objects": r["objects"] + n} for r in template
-        ]
+        rows = [r | {"dt": f"{day}-01-00", "objects": r["objects"] + n} for r in template]
         table.write(day, probe.name, rows)
     values = inventory_values(simulated_config, probe, f"{days[-1]}-01-00", None)
     assert (values["trend_from"], values["trend_to"]) == (days[-90], days[-2])
@@ -168,11 +165,11 @@ def test_a_90_day_trend_reads_only_the_summary_table(
     assert len(rows) == len(window) * len(template)
     (read,) = athena.reads(execution["QueryExecutionId"])
     assert read["table"] == summary_table
-    assert [p[0] for p in read["partitions"]] == window
+    assert read["partitions"] == [[probe.name, day] for day in window]  # this inventory's days, no other
     scanned = execution["Statistics"]["DataScannedInBytes"]
     assert read["bytes"] == scanned
     objects = summary_objects(s3, simulated_config, probe.name)
-    in_window = sum(len(body) for key, (_, body) in objects.items() if key.split("/")[-2][4:] in window)
+    in_window = sum(len(body) for day, (_, body) in objects.items() if day in window)
     assert 0 < scanned <= in_window < sum(len(body) for _, body in objects.values())
 
 

@@ -90,7 +90,7 @@ def inventory_insights(
         if results.get("inventory_costs") is not None
         else None
     )
-    rows = history.day_rows(inventory.name, entry["values"]["dt"], results, costs, config.prices.as_of)
+    rows = history.day_rows(entry["values"]["dt"], results, costs, config.prices.as_of)
     before = results.get("inventory_trend")
     earlier = history.days(before or [])
     previous_day = max(earlier) if earlier else None

@@ -2,12 +2,13 @@
 
 Every summaries run writes the rows of its day, one object per inventory::
 
-    s3://<reports.bucket>/<reports.summary_prefix>/day=YYYY-MM-DD/<inventory>.parquet
+    s3://<reports.bucket>/<reports.summary_prefix>/inventory=<name>/day=YYYY-MM-DD/summary.parquet
 
 and the table ``<reports.summary_database>.<reports.summary_table>`` (``daily_storage_create_table.sql``,
-partition projection on ``day``) reads them. The cost trend, the growth chart, the change since the day
-before and the anomaly checks read that table (``inventory_trend.sql``, a window of days), never an
-earlier inventory drop: a day's row is a few hundred bytes, so their cost stays flat as history grows.
+partitioned by ``inventory`` and ``day``, both projected) reads them. The cost trend, the growth chart,
+the change since the day before and the anomaly checks read that table (``inventory_trend.sql``: one
+inventory, a window of days), never an earlier inventory drop: a day of one inventory is one file of a
+few kilobytes, and what the trend reads is bounded by its window, however long the history.
 
 A row holds only facts of its own day (no change against another day), and the same results always give
 the same bytes: a day summarised again, by a retry or a second backfill, leaves the same object.
@@ -24,9 +25,9 @@ from datalake.reports.queries import check_day
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# (column, Athena type): the table's columns, in the files' order. Dollars are USD a month.
+# (column, Athena type): the table's columns, in the files' order (the partitions, inventory and day,
+# are the folders). Dollars are USD a month.
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("inventory", "string"),
     ("dt", "string"),  # the drop the day summarised
     ("storage_class", "string"),
     ("objects", "bigint"),  # current versions
@@ -63,12 +64,11 @@ def location(config: DatalakeConfig) -> str:
 
 def key(config: DatalakeConfig, day: str, inventory: str) -> str:
     prefix = config.reports.summary_prefix.strip("/")
-    name = f"day={check_day(day).isoformat()}/{inventory}.parquet"
+    name = f"inventory={inventory}/day={check_day(day).isoformat()}/summary.parquet"
     return f"{prefix}/{name}" if prefix else name
 
 
 def day_rows(
-    inventory: str,
     dt: str,
     results: dict[str, Any],
     class_costs: list[dict[str, Any]] | None,
@@ -86,7 +86,6 @@ def day_rows(
             storage_class,
             {name: None for name, _ in COLUMNS}
             | {
-                "inventory": inventory,
                 "dt": dt,
                 "storage_class": storage_class,
                 "prices_as_of": prices_as_of,
