@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bench.summary_scans import NEEDS
 from datalake.reports import costs, savings
 from datalake.reports.document import age_histogram
 from datalake.reports.queries import AGE_BUCKETS, inventory_values, render_query
@@ -246,6 +247,16 @@ def test_zero_byte_folder_objects_are_found_by_prefix_and_class(athena, simulate
     for r in results:
         got[r["prefix"]] = got.get(r["prefix"], 0) + r["objects"]
     assert got == {p: v["objects"] for p, v in want.items()}
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_each_summary_reads_only_its_drop_and_the_columns_it_needs(athena, simulated, simulated_config, name):
+    """What bench.summary_scans measures at a million objects: the floor, here on every run of the tests."""
+    values = values_of(simulated_config, "daily", simulated)
+    _, execution = athena.run(render_query(name, values))
+    (read,) = athena.reads(execution["QueryExecutionId"])
+    assert read["partitions"] == [[values["dt"]]]  # the table holds two drops: the other is not read
+    assert set(read["columns"]) - {"dt"} == NEEDS[name]
 
 
 def test_the_age_histogram_counts_current_versions_per_class_and_age(

@@ -18,7 +18,8 @@ per_prefix AS (
     SELECT prefix, sum(markers) AS objects, sum(key_bytes) AS billable_bytes FROM lone GROUP BY prefix
 ),
 ranked AS (
-    SELECT *, row_number() OVER (ORDER BY objects DESC, prefix) AS position FROM per_prefix
+    SELECT prefix, objects, billable_bytes, row_number() OVER (ORDER BY objects DESC, prefix) AS position
+    FROM per_prefix
 )
 SELECT
     CASE WHEN position <= {{ savings.top_prefixes }} THEN prefix ELSE '(other prefixes)' END AS prefix,

@@ -21,7 +21,10 @@ WITH per_prefix AS (
     GROUP BY 1
 ),
 ranked AS (
-    SELECT *, row_number() OVER (ORDER BY bytes DESC, prefix) AS position FROM per_prefix
+    SELECT
+        prefix, objects, bytes, standard_ia_bytes, glacier_ir_bytes,
+        row_number() OVER (ORDER BY bytes DESC, prefix) AS position
+    FROM per_prefix
 )
 SELECT
     CASE WHEN position <= {{ savings.top_prefixes }} THEN prefix ELSE '(other prefixes)' END AS prefix,
