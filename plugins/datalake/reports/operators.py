@@ -20,6 +20,7 @@ report store are imported by the code that runs in the task.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -29,6 +30,8 @@ from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
 from datalake.reports.queries import QUERIES, SummaryQuery, check_query_execution_id
+
+log = logging.getLogger(__name__)
 
 REPORTS_URL_PREFIX = "/reports"
 PUBLISH_TASK_ID = "publish_report"
@@ -207,14 +210,11 @@ def publish(
     """What the publish task does with the checked plan and the query outputs: the report document,
     each inventory's rows of the day written to the daily storage summary, then the page and the
     document stored. Returns the document and the page's URL."""
-    import logging
-
     from datalake.reports.document import build_report
     from datalake.reports.history import SummaryTable
     from datalake.reports.render import render_report
     from datalake.reports.store import ReportStore
 
-    log = logging.getLogger(__name__)
     day = plan["day"]
     store = ReportStore(config)
     athena_client = athena_client or aws.athena(config)
