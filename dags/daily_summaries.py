@@ -34,14 +34,16 @@ report. (One DAG per source would write half-reports that overwrite each other.)
    `create_table` make the summary table's Athena table if it is missing (DDL, free).
 3. `publish_report` (runs whatever happened to the queries): reads the results (GetQueryResults),
    prices them, writes each inventory's rows of the day (one per storage class) to the daily storage
-   summary, `s3://<reports.bucket>/<reports.summary_prefix>/day=<day>/<inventory>.parquet`, renders one
+   summary, `s3://<reports.bucket>/<reports.summary_prefix>/inventory=<name>/day=<day>/summary.parquet`,
+   renders one
    self-contained HTML page with charts and tables, and writes
    `s3://<reports.bucket>/<reports.prefix>/<day>/report.html` (plus `summary.json`, the document it was
    rendered from). Its **Daily report** button opens the page.
 4. `alert_anomalies`: an inventory whose day changed more than `reports.anomalies` allows (total bytes or
    objects, delete markers, unencrypted objects, a class it should not have) against the day before in
    the summary table gets one alert through the configured notifier, with the numbers and the report's
-   link; the day's `summary.json` records it, so a rerun of the day does not alert again.
+   link; the day's `summary.json` records it, so a rerun of the day does not alert again. A failed send
+   records nothing: the task fails and alerts, and its retry sends the anomaly alert again.
 
 **Where to read it**: *Browse → Reports* in the Airflow UI (for users who may read this DAG), or the
 button above.
