@@ -93,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     from datalake.reports.history import SummaryTable, table_params
     from datalake.reports.queries import inventory_values, render_query
     from devstack.aws import LocalAws, client_environment
-    from tests.environment import environment
 
     base = get_config()
     config = dataclasses.replace(
@@ -105,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     with LocalAws() as aws:
         os.environ.update(client_environment(aws.endpoint_url))
+        # the summary table's writer goes through aws_default, as in the publish task
         connection = {
             "conn_type": "aws",
             "extra": {"endpoint_url": aws.endpoint_url, "region_name": "us-east-1"},
         }
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(connection)
         s3, athena = boto3.client("s3"), boto3.client("athena")
         s3.create_bucket(Bucket=BUCKET)
         s3.create_bucket(Bucket=RESULTS_BUCKET)
@@ -130,12 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         params = {"params": table_params(config)}
         for name in ("daily_storage_create_database", "daily_storage_create_table"):
             run(render_query(name, params))
-        with environment(AIRFLOW_CONN_AWS_DEFAULT=json.dumps(connection)):
-            table = SummaryTable(config)
-            for days in HISTORIES:
-                for back in range(days, 0, -1):
-                    day = REPORT_DAY - timedelta(days=back)
-                    table.write(day.isoformat(), f"history_{days}", day_rows(day, back))
+        table = SummaryTable(config)
+        for days in HISTORIES:
+            for back in range(days, 0, -1):
+                day = REPORT_DAY - timedelta(days=back)
+                table.write(day.isoformat(), f"history_{days}", day_rows(day, back))
         for days in HISTORIES:
             inventory = dataclasses.replace(config.inventories[0], name=f"history_{days}")
             sql = render_query(
