@@ -269,6 +269,9 @@ EMAIL = _matching(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
     must="must be an e-mail address such as ops@example.com",
 )
+FORMATS = ("Parquet", "CSV", "ORC")
+FREQUENCIES = ("daily", "weekly")
+NOTIFIERS = ("sns", "smtp", "slack")
 # A storage class as S3 Inventory writes it; they reach SQL string literals as they are written.
 STORAGE_CLASS = _matching(
     r"[A-Z][A-Z0-9_]*", max_len=64, must="must be an S3 storage class in capitals, such as STANDARD_IA"
@@ -276,9 +279,6 @@ STORAGE_CLASS = _matching(
 ACCESS_TIERS = ("FREQUENT", "INFREQUENT", "ARCHIVE_INSTANT_ACCESS", "ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")
 PRICE = _amount("USD per GB-month", 1000)
 KB = _amount("KB", 1_048_576)
-FORMATS = ("Parquet", "CSV", "ORC")
-FREQUENCIES = ("daily", "weekly")
-NOTIFIERS = ("sns", "smtp", "slack")
 
 
 def _key(rule: Rule, default: Any = MISSING) -> Any:
