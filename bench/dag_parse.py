@@ -77,9 +77,10 @@ TWIN_HEADER = '''"""A plain twin of {name}: the same DAGs, tasks, groups and edg
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import (
-    DAG, Asset, AsyncCallback, BaseOperator, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference,
-    Param, TaskGroup, task,
+    DAG, Asset, AssetOrTimeSchedule, AssetWatcher, AsyncCallback, BaseOperator, CronDataIntervalTimetable,
+    DeadlineAlert, DeadlineReference, Param, TaskGroup, task,
 )
 
 
@@ -105,7 +106,12 @@ def _asset_expression(condition: Any) -> str:
     from airflow.sdk import Asset, AssetAll, AssetAny
 
     if isinstance(condition, Asset):
-        return f"Asset(name={condition.name!r}, uri={condition.uri!r})"
+        trigger = "MessageQueueTrigger(scheme='sqs', **{!r})"
+        watchers = ", ".join(
+            f"AssetWatcher(name={w.name!r}, trigger={trigger.format(w.trigger.kwargs)})"
+            for w in condition.watchers
+        )
+        return f"Asset(name={condition.name!r}, uri={condition.uri!r}, watchers=[{watchers}])"
     joiner = " | " if isinstance(condition, AssetAny) else " & " if isinstance(condition, AssetAll) else None
     if joiner is None:
         raise TypeError(f"no twin for the schedule {condition!r}")
@@ -120,6 +126,10 @@ def _schedule(dag: Any) -> str:
         return f"CronDataIntervalTimetable({dag.timetable.expression!r}, timezone='UTC')"
     if timetable == "AssetTriggeredTimetable":
         return _asset_expression(dag.timetable.asset_condition)
+    if timetable == "AssetOrTimeSchedule":
+        cron = f"CronDataIntervalTimetable({dag.timetable.timetable.expression!r}, timezone='UTC')"
+        assets = _asset_expression(dag.timetable.asset_condition)
+        return f"AssetOrTimeSchedule(timetable={cron}, assets={assets})"
     raise TypeError(f"{dag.dag_id}: no twin for the timetable {timetable}")
 
 

@@ -10,28 +10,47 @@ interval's end**; a weekly run (intervals ending Sunday 00:00 UTC) takes the new
 seven days ending on that Sunday. The partition value is the drop's hive folder name,
 `dt=YYYY-MM-DD-HH-MM`.
 
+**Two ways in, one DAG.** With `events_queue_url` set, the DAG is scheduled on its intervals *or* on
+its SQS queue (`AssetOrTimeSchedule`): Amazon S3 notifies the queue of each new `manifest.checksum`,
+the triggerer's watcher receives the message within seconds, and the run it starts registers the drop
+minutes after it landed. The scheduled runs stay as they were: backfills, and the safety net when a
+message is lost (the watcher deletes each message as it receives it). One DAG, not a second one per
+inventory, because both paths are the same tasks on the same drop; only the first task's way of
+finding it differs, and one DAG keeps one run history, one `max_active_runs` and one alert per drop.
+
+**One owner per drop.** Registration is Glue `BatchCreatePartition` of exactly that drop: whichever run
+creates the partition (or re-points it) owns the drop and publishes the inventory Asset, so the
+summaries run once for it. A run that finds the partition already there, pointing at the same drop,
+only confirms it: its `register_partition` is *skipped* and publishes nothing. Two runs racing on one
+drop cannot both create it (Glue answers the second `AlreadyExists`).
+
 **Each run**
-1. `wait_for_drop`: waits for the drop's `manifest.checksum` (written last; `HH-MM` unknown, so the
-   day's folders are listed). A run for a day before the configuration's `start_date` fails at once,
-   naming that key. Reschedule mode: no worker slot is held between pokes. When the drop is
-   still missing `wait_timeout_hours` after the interval's end, the run fails (and alerts). In a
-   backfill of past days a missing drop therefore fails at once, naming the day.
+1. `wait_for_drop`: a run the queue started takes the drops its messages announce, at once (matched
+   by bucket and key; the `s3:TestEvent`, another configuration's drop, an unknown key and a body that
+   is no S3 notification are named in its log and ignored; with nothing left the run is skipped and
+   registers nothing). Any other run waits for its interval's drop's `manifest.checksum` (written
+   last; `HH-MM` unknown, so the day's folders are listed). A run for a day before the
+   configuration's `start_date` fails at once, naming that key. Reschedule mode: no worker slot is
+   held between pokes. When the drop is still missing `wait_timeout_hours` after the interval's end,
+   the run fails (and alerts). In a backfill of past days a missing drop therefore fails at once.
 2. `validate_drop`: checksum of `manifest.json`, every data file present with its size (and MD5),
    `symlink.txt` listing exactly those files, columns consistent with the table. A bad drop fails
    with a message naming the object and the mismatch, and nothing is registered.
 3. `create_database`, `create_table` (Athena, `include/sql/inventory/*.sql`), columns from the drop's
    own `fileSchema`; `evolve_table` appends the columns a configuration gained.
-4. `register_partition`: Glue `BatchCreatePartition` of this one drop (idempotent, constant cost, no
-   `MSCK REPAIR TABLE`), and publishes the inventory Asset with `{"dt": ...}` in the event's extra.
+4. `register_partition`: Glue `BatchCreatePartition` of each drop (idempotent, constant cost, no
+   `MSCK REPAIR TABLE`); publishes the inventory Asset with `{"dt": ..., "location": ...}` of the
+   newest drop it registered, or is skipped when every partition was there already (see above).
 
 With `partition_projection: true` the table is created with partition projection, nothing is
-registered, and `announce_drop` publishes the Asset instead.
+registered, and `announce_drop` publishes the Asset instead (no queue then: there is nothing to start).
 
 **Backfill:** `airflow backfill create --dag-id s3_inventory_<name> --from-date A --to-date B`.
 Days with no drop fail (see the run list); `s3_inventory_maintenance` lists them too.
 
 **Reads** the inventory destination bucket; **writes** the Glue catalogue (table, partitions) and Athena
-results under `athena.results_prefix/<dag_id>/<ds>/`. Nothing is ever written to the inventory bucket.
+results under `athena.results_prefix/<dag_id>/<ds>/` (a run the queue started: `.../events/<day>/`).
+Nothing is ever written to the inventory bucket.
 
 **When it fails** (one alert per failure, see `alerts:` in `include/datalake.yaml`); every task is
 idempotent per drop, so once the cause is fixed, *clear* the failed task:
@@ -40,6 +59,8 @@ idempotent per drop, so once the cause is fixed, *clear* the failed task:
   picked up by clearing the run.
 - `validate_drop`: the message names the object and the mismatch; nothing was registered. A drop
   re-delivered by S3 needs only a clear; otherwise run `s3_inventory_maintenance` to see the gaps.
+- A run the queue started that is *skipped*: its messages announced no drop of this configuration;
+  its `wait_for_drop` log names each message and why it was ignored.
 - `evolve_table` "schema drift": the configuration changed a column's type; recreate the table.
 - Athena/Glue tasks: the log has the service's reason (permissions, workgroup, results bucket).
 """
@@ -48,7 +69,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain, dag, task
+from airflow.sdk import DAG, Param, chain, dag, task
 
 from datalake.assets import inventory_asset
 from datalake.athena import IdempotentAthenaOperator
@@ -58,6 +79,7 @@ from datalake.inventory import ddl, intervals
 from datalake.inventory import tasks as inventory_tasks
 
 POKE_INTERVAL = timedelta(minutes=10)
+RESULTS_FOLDER = "{{ ds if ds is defined else 'events/' ~ (dag_run.run_after | ds) }}"
 
 config = get_config()
 
@@ -67,7 +89,7 @@ def inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTER
     asset = inventory_asset(inv)
 
     @dag(
-        schedule=CronDataIntervalTimetable(intervals.cron(inv), timezone="UTC"),
+        schedule=intervals.schedule(inv),
         **dag_args(
             inv.dag_id,
             description=f"S3 Inventory {inv.source_bucket}/{inv.config_id} -> {inv.database}.{inv.table}",
@@ -83,33 +105,40 @@ def inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTER
             timeout=inv.wait_timeout_hours * 3600,
             retries=0,
         )
-        def wait_for_drop(data_interval_start=None, data_interval_end=None):
-            """Wait for this interval's `manifest.checksum`; fail once the deadline has passed."""
-            return inventory_tasks.poke_for_drop(inv, data_interval_start, data_interval_end)
+        def wait_for_drop(
+            dag_run=None, data_interval_start=None, data_interval_end=None, triggering_asset_events=None
+        ):
+            """The drops the queue's messages announce, or this interval's, waited for until the deadline."""
+            return inventory_tasks.poke_for_drops(
+                inv,
+                dag_run=dag_run,
+                data_interval_start=data_interval_start,
+                data_interval_end=data_interval_end,
+                triggering_asset_events=triggering_asset_events,
+            )
 
         @task(task_id=ddl.VALIDATE_TASK, retries=0)
-        def validate_drop(drop: dict) -> dict:
-            """Check the drop before anything is registered; a bad drop fails without retries."""
-            return inventory_tasks.validate_drop(inv, drop)
+        def validate_drop(drops: list) -> list:
+            """Check the drops before anything is registered; a bad drop fails without retries."""
+            return inventory_tasks.validate_drops(inv, drops)
 
         @task
-        def evolve_table(valid: dict) -> list[str]:
-            """Append the columns this drop has and the table lacks (a configuration gained fields)."""
+        def evolve_table(valid: list) -> list[str]:
+            """Append the columns the drops have and the table lacks (a configuration gained fields)."""
             return inventory_tasks.evolve_table(inv, valid)
 
         @task(outlets=[asset])
-        def register_partition(valid: dict, *, outlet_events=None) -> dict:
-            """Add this drop's partition through Glue; publish the Asset with the `dt` it registered."""
-            outlet_events[asset].extra = inventory_tasks.asset_extra(valid)
-            return inventory_tasks.register_partition(inv, valid)
+        def register_partition(valid: list, *, outlet_events=None) -> list:
+            """Add the drops' partitions through Glue; publish the Asset unless all were there already."""
+            return inventory_tasks.register_partitions(inv, valid, outlet_events[asset])
 
         @task(outlets=[asset])
-        def announce_drop(valid: dict, *, outlet_events=None) -> dict:
+        def announce_drop(valid: list, *, outlet_events=None) -> dict:
             """Partition projection: nothing to register; publish the Asset with the drop's `dt`."""
-            outlet_events[asset].extra = inventory_tasks.asset_extra(valid)
-            return {"dt": valid["dt"], "status": "projected"}
+            return inventory_tasks.announce_drops(valid, outlet_events[asset])
 
-        output_location = config.athena.output_location(inv.dag_id, "{{ ds }}")
+        # a run the queue started has no data interval: its results go under events/<day it ran>/
+        output_location = config.athena.output_location(inv.dag_id, RESULTS_FOLDER)
         create_database, create_table = (
             IdempotentAthenaOperator(
                 task_id=name,

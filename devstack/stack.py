@@ -182,7 +182,8 @@ class Stack:
 
 # -- provisioning ---------------------------------------------------------------------------------------
 def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
-    """Buckets, the alert topic with an SQS queue subscribed (so alerts can be read back)."""
+    """Buckets, the alert topic with an SQS queue subscribed (so alerts can be read back), and the
+    inventories' event queues with the bucket notifications that feed them."""
     s3 = client("s3", endpoint_url)
     buckets = {config.lake.bucket, config.athena.results_bucket, config.reports.bucket}
     buckets |= {inv.destination_bucket for inv in config.inventories}
@@ -194,6 +195,61 @@ def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
         sqs.create_queue(QueueName=ALERT_QUEUE)
         queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{ALERT_QUEUE}"
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    provision_inventory_events(endpoint_url, config)
+
+
+def provision_inventory_events(endpoint_url: str, config: DatalakeConfig) -> None:
+    """What the README asks a user to set up for ``inventories[].events_queue_url``: the queue (named as
+    its URL names it) with a policy that lets the destination buckets send to it, and on each bucket one
+    notification rule per configuration (its base prefix, suffix ``manifest.checksum``). moto then
+    delivers each new ``manifest.checksum`` to the queue as S3 does (an s3:TestEvent first)."""
+    from datalake.events import queue_arn
+    from datalake.inventory.layout import CHECKSUM
+
+    s3, sqs = client("s3", endpoint_url), client("sqs", endpoint_url)
+    senders: dict[str, set[str]] = {}  # queue ARN -> the buckets that notify it
+    rules: dict[str, list[dict[str, Any]]] = {}  # bucket -> its notification rules
+    for inv in config.inventories:
+        if inv.events_queue_url is None:
+            continue
+        arn = queue_arn(inv.events_queue_url)
+        senders.setdefault(arn, set()).add(inv.destination_bucket)
+        filters = [{"Name": "prefix", "Value": f"{inv.base_prefix}/"}, {"Name": "suffix", "Value": CHECKSUM}]
+        rules.setdefault(inv.destination_bucket, []).append(
+            {
+                "Id": f"{inv.name}-drops",
+                "QueueArn": arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": filters}},
+            }
+        )
+    for arn, buckets in sorted(senders.items()):
+        policy = queue_policy(arn, sorted(buckets))
+        sqs.create_queue(QueueName=arn.rsplit(":", 1)[1], Attributes={"Policy": json.dumps(policy)})
+    for bucket, queue_configurations in sorted(rules.items()):
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
+        )
+
+
+def queue_policy(queue_arn: str, buckets: list[str]) -> dict[str, Any]:
+    """The queue policy of the README: Amazon S3 may send messages for these buckets of this account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "inventory-drops",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{b}" for b in buckets]},
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                },
+            }
+        ],
+    }
 
 
 def write_inventory_drops(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -36,13 +37,17 @@ os.environ.update(
 def local_aws() -> Iterator[str]:
     """A local AWS endpoint (moto + the Athena that runs SQL) for the whole session; yields its URL.
 
-    The AWS_* variables point boto3 at it while the session runs.
+    While the session runs, the AWS_* variables point boto3 at it and the ``aws_default`` connection
+    (``AIRFLOW_CONN_AWS_DEFAULT``) points the package's hooks at it.
     """
-    from devstack.aws import LocalAws, client_environment
+    from devstack.aws import LocalAws
+    from devstack.credentials import aws_connection, client_environment
     from tests.environment import environment
 
-    with LocalAws() as aws, environment(**client_environment(aws.endpoint_url)):
-        yield aws.endpoint_url
+    with LocalAws() as aws:
+        connection = json.dumps(aws_connection(aws.endpoint_url))
+        with environment(**client_environment(aws.endpoint_url), AIRFLOW_CONN_AWS_DEFAULT=connection):
+            yield aws.endpoint_url
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,15 @@ SQL. A task instance is what Airflow hands ``execute``: its ids and try number.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
 
 from datalake.athena import IdempotentAthenaOperator, request_token
+from tests.athena import run_sql
 
 
 @dataclass
@@ -30,22 +28,11 @@ class TaskInstance:
 
 
 @pytest.fixture
-def aws(local_aws: str) -> Iterator[dict[str, str]]:
-    key = "AIRFLOW_CONN_AWS_DEFAULT"
-    saved = os.environ.get(key)
-    os.environ[key] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
-    )
+def aws(local_aws: str) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
     names = {"results": f"op-results-{suffix}", "database": f"op_{suffix}"}
     boto3.client("s3").create_bucket(Bucket=names["results"])
-    try:
-        yield names
-    finally:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
+    return names
 
 
 def operator(names: dict[str, str], query: str) -> IdempotentAthenaOperator:
@@ -60,18 +47,7 @@ def operator(names: dict[str, str], query: str) -> IdempotentAthenaOperator:
 
 
 def finish(sql: str, results: str) -> None:
-    athena = boto3.client("athena")
-    query_id = athena.start_query_execution(
-        QueryString=sql, ResultConfiguration={"OutputLocation": f"s3://{results}/setup/"}
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if state["State"] not in ("QUEUED", "RUNNING"):
-            assert state["State"] == "SUCCEEDED", state
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{sql!r} did not finish")
+    run_sql(boto3.client("athena"), sql, output_location=f"s3://{results}/setup/")
 
 
 def executions() -> set[str]:

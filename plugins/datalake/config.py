@@ -269,6 +269,13 @@ EMAIL = _matching(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
     must="must be an e-mail address such as ops@example.com",
 )
+# A standard queue's URL as SQS gives it (Amazon S3 cannot send event notifications to a FIFO queue).
+SQS_QUEUE_URL = _matching(
+    rf"https://sqs\.{_REGION}\.amazonaws\.com(\.cn)?/[0-9]{{12}}/[A-Za-z0-9_-]{{1,80}}",
+    max_len=200,
+    must="must be the URL of a standard SQS queue, https://sqs.<region>.amazonaws.com/<12-digit account>/"
+    "<queue> (Amazon S3 cannot notify a FIFO queue)",
+)
 FORMATS = ("Parquet", "CSV", "ORC")
 FREQUENCIES = ("daily", "weekly")
 NOTIFIERS = ("sns", "smtp", "slack")
@@ -348,6 +355,8 @@ class InventoryConfig:
     frequency: str = _key(_one_of(*FREQUENCIES), "daily")
     wait_timeout_hours: float = _key(_duration("hours", 8_760), 30)
     partition_projection: bool = _key(_flag, False)
+    # the SQS queue S3 notifies of each new manifest.checksum: registration starts when a drop lands
+    events_queue_url: str | None = _key(_optional(SQS_QUEUE_URL), None)
 
     @property
     def dag_id(self) -> str:
@@ -609,6 +618,11 @@ def _cross_checks(config: DatalakeConfig) -> list[str]:
             problems.append(f"{here}.table: {inv.database}.{inv.table} is {tables[table]}'s table too")
         names.setdefault(inv.name, here)
         tables.setdefault(table, here)
+        if inv.events_queue_url and inv.partition_projection:
+            problems.append(
+                f"{here}.events_queue_url: partition projection registers nothing, so there is nothing for "
+                "an event to start; leave events_queue_url out or set partition_projection: false"
+            )
     if config.alerts.notifier == "sns" and not config.alerts.sns_topic_arn:
         problems.append("alerts.sns_topic_arn: is required with alerts.notifier: sns")
     if config.alerts.notifier == "smtp" and not config.alerts.smtp_to:

@@ -39,11 +39,14 @@ PRE_IMPORTS = (
     "airflow.providers.standard.decorators.sensor",
     "airflow.providers.standard.operators.trigger_dagrun",
     "airflow.providers.standard.operators.empty",
+    # the queue watcher of an inventory with events_queue_url: the trigger loads every provider's queues
+    "airflow.providers.common.messaging.triggers.msg_queue",
     # the package's own modules that the DAG files import (importing them reads no configuration)
     "datalake.dag_defaults",
     "datalake.assets",
     "datalake.alerts",
     "datalake.athena",
+    "datalake.events",
     "datalake.inventory.tasks",
     "datalake.reports.operators",
     "datalake.reports.history",

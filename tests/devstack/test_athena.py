@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -623,19 +621,8 @@ def test_output_location_comes_from_the_work_group(athena: Athena, names: dict[s
 
 
 @pytest.fixture
-def aws_default_connection(local_aws: str) -> Iterator[None]:
-    key = "AIRFLOW_CONN_AWS_DEFAULT"
-    saved = os.environ.get(key)
-    os.environ[key] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
-    )
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
+def aws_default_connection(local_aws: str) -> None:
+    """The session's aws_default connection points at the local endpoint (tests/conftest.py)."""
 
 
 def test_the_providers_athena_operator_runs_and_fails_with_athenas_reason(

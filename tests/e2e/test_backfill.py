@@ -19,7 +19,7 @@ import pytest
 
 from devstack import backfill
 from devstack.stack import Stack, write_inventory_drops
-from tests.e2e.runs import wait_for
+from tests.athena import run_sql
 
 DAYS = int(os.environ.get("BACKFILL_DAYS", "3"))
 
@@ -69,29 +69,8 @@ def partitions(stack: Stack, database: str, table: str, values: set[str]) -> dic
 
 
 def query(stack: Stack, sql: str, database: str) -> list[list[str | None]]:
-    config = stack.config
-    athena = stack.aws_client("athena")
-    qid = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": database},
-        ResultConfiguration={"OutputLocation": f"s3://{config.athena.results_bucket}/tests/backfill/"},
-        WorkGroup=config.athena.workgroup,
-    )["QueryExecutionId"]
-    state = wait_for(
-        lambda: (
-            (
-                athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"]
-                in ("SUCCEEDED", "FAILED", "CANCELLED")
-            )
-            and athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-        ),
-        timeout=120,
-        every=0.5,
-        what=f"query {qid}",
-    )
-    assert state["State"] == "SUCCEEDED", state
-    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1:]
-    return [[cell.get("VarCharValue") for cell in row["Data"]] for row in rows]
+    results = f"s3://{stack.config.athena.results_bucket}/tests/backfill/"
+    return run_sql(stack.aws_client("athena"), sql, database=database, output_location=results)
 
 
 def snapshot(stack: Stack, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -22,34 +20,18 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def aws(local_aws: str) -> Iterator[str]:
-    """The local endpoint, an ``aws_default`` connection pointing at it, and the buckets/topic the
-    default configuration names."""
+def aws(local_aws: str) -> str:
+    """The local endpoint, and the buckets/topic the default configuration names."""
     from datalake.config import get_config
 
     config = get_config()
-    saved = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": local_aws, "region_name": config.region},
-        }
-    )
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name=config.region)
     for bucket in {config.athena.results_bucket, *(i.destination_bucket for i in config.inventories)}:
         s3.create_bucket(Bucket=bucket)
     boto3.client("sns", endpoint_url=local_aws, region_name=config.region).create_topic(
         Name=config.alerts.sns_topic_arn.rsplit(":", 1)[-1]
     )
-    try:
-        yield local_aws
-    finally:
-        if saved is None:
-            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
-        else:
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = saved
+    return local_aws
 
 
 @pytest.fixture(scope="session")
@@ -90,29 +72,6 @@ def dag_module(aws: str, airflow_db: None) -> ModuleType:
     from tests.dags import dag_file
 
     return dag_file("s3_inventory.py")
-
-
-def athena_rows(athena: Any, sql: str, database: str) -> list[list[str | None]]:
-    """Run ``sql`` on the stack's Athena and return the data rows (header dropped) as strings."""
-    from datalake.config import get_config
-
-    qid = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": database},
-        ResultConfiguration={"OutputLocation": get_config().athena.output_location("tests")},
-        WorkGroup=get_config().athena.workgroup,
-    )["QueryExecutionId"]
-    for _ in range(600):
-        status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        time.sleep(0.05)
-    assert status["State"] == "SUCCEEDED", status.get("StateChangeReason")
-    rows: list[list[str | None]] = []
-    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
-        for row in page["ResultSet"]["Rows"]:
-            rows.append([d.get("VarCharValue") for d in row["Data"]])
-    return rows[1:]
 
 
 def rewrite_manifest(s3: Any, drop: Any, change: Callable[[dict[str, Any]], Any]) -> bytes:

@@ -12,9 +12,10 @@ import pytest
 from datalake.inventory import ddl, partitions
 from datalake.inventory.repair import repair_inventory
 from devstack.inventory_drops import serialise, write_config_drop
+from tests.athena import run_sql
 from tests.dags import run_dag
 
-from .conftest import athena_rows, replace_data_file
+from .conftest import replace_data_file
 
 DAY = date(2026, 11, 2)
 FAST = timedelta(seconds=1)
@@ -54,10 +55,10 @@ def test_a_drop_becomes_a_partition_whose_rows_athena_returns_and_a_rerun_change
     state, tasks = _run(dag_module, inv, DAY)
     assert state == "success", tasks
     assert _partitions(glue, inv) == [(drop.dt, f"{inv.hive_location}dt={drop.dt}/")]
-    rows = athena_rows(
+    rows = run_sql(
         athena,
         f"SELECT count(*), sum(size) FROM {inv.table} WHERE dt = '{drop.dt}'",  # noqa: S608 - test-made names
-        inv.database,
+        database=inv.database,
     )
     sizes = [s for s in drop.table.column("size").to_pylist() if s is not None]  # delete markers: NULL
     assert rows == [[str(drop.table.num_rows), str(sum(sizes))]]
@@ -71,6 +72,36 @@ def test_a_drop_becomes_a_partition_whose_rows_athena_returns_and_a_rerun_change
     assert _objects(s3, inv) == objects
     again = glue.get_table(DatabaseName=inv.database, Name=inv.table)["Table"]["StorageDescriptor"]["Columns"]
     assert again == columns
+
+
+def _asset_events(inv: Any) -> list[dict[str, Any]]:
+    """The extras of the inventory Asset's events, as the metadata DB holds them."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from datalake.assets import inventory_asset
+
+    name = inventory_asset(inv).name
+    with create_session() as session:
+        query = select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return [dict(e.extra) for e in session.scalars(query.where(AssetModel.name == name))]
+
+
+def test_the_run_that_registers_a_drop_publishes_it_once_and_a_later_run_only_confirms_it(
+    dag_module: Any, s3: Any, glue: Any, inv: Any
+) -> None:
+    drop = _write(s3, inv, n=20)
+    state, tasks = _run(dag_module, inv, DAY)
+    assert (state, tasks["register_partition"]) == ("success", "success"), tasks
+    published = [{"dt": drop.dt, "location": f"{inv.hive_location}dt={drop.dt}/"}]
+    assert _asset_events(inv) == published
+
+    # the other path (here: the same day again) finds the partition pointing at the same drop
+    state, tasks = _run(dag_module, inv, DAY)
+    assert (state, tasks["register_partition"]) == ("success", "skipped"), tasks
+    assert _asset_events(inv) == published
+    assert [dt for dt, _ in _partitions(glue, inv)] == [drop.dt]
 
 
 def test_a_drop_arriving_after_the_sensor_started_is_picked_up(
@@ -135,9 +166,9 @@ def test_csv_and_parquet_drops_of_the_same_objects_give_the_same_answers(
         "count(DISTINCT nullif(e_tag, '')), sum(CASE WHEN is_latest THEN 1 ELSE 0 END) "
         "FROM {table} WHERE dt = '2026-11-02-01-00' GROUP BY 1 ORDER BY 1"
     )
-    answer = athena_rows(athena, query.format(table=parquet.table), inv.database)
+    answer = run_sql(athena, query.format(table=parquet.table), database=inv.database)
     assert answer
-    assert athena_rows(athena, query.format(table=csv.table), inv.database) == answer
+    assert run_sql(athena, query.format(table=csv.table), database=inv.database) == answer
 
 
 def test_a_backfill_registers_every_drop_and_reports_the_days_without_one(
@@ -197,10 +228,10 @@ def test_a_configuration_that_gains_fields_evolves_the_table(
         ]
     ]
     assert set(columns) == set(DEFAULT_FIELDS)
-    rows = athena_rows(
+    rows = run_sql(
         athena,
         f"SELECT dt, count(*), count(storage_class) FROM {inv.table} GROUP BY dt ORDER BY dt",  # noqa: S608 - test-made names
-        inv.database,
+        database=inv.database,
     )
     classes = [c for c in new.table.column("storage_class").to_pylist() if c is not None]
     assert rows == [

@@ -9,7 +9,6 @@ topic), so these tests neither see nor disturb what other tests put on the share
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -48,22 +47,10 @@ def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     path = tmp_path_factory.mktemp("ops-config") / "datalake.yaml"
     path.write_text(yaml.safe_dump(raw))
 
-    aws_conn = {
-        "conn_type": "aws",
-        "login": os.environ["AWS_ACCESS_KEY_ID"],
-        "password": os.environ["AWS_SECRET_ACCESS_KEY"],
-        "extra": {"endpoint_url": local_aws, "region_name": REGION},
-    }
     # dag.test() runs DAG-level callbacks in this process, where the Task SDK finds no supervisor and,
     # unless told it is a server process, no metadata DB either. In production they run in the
     # dag-processor, whose supervisor reads Variables from the same DB (tests/e2e cover that path).
-    with environment(
-        **{
-            CONFIG_ENV_VAR: str(path),
-            PROCESS_CONTEXT: "server",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
-        }
-    ):
+    with environment(**{CONFIG_ENV_VAR: str(path), PROCESS_CONTEXT: "server"}):
         config = get_config()
         s3 = boto3.client("s3", endpoint_url=local_aws, region_name=REGION)
         for bucket in {config.lake.bucket, config.athena.results_bucket, config.reports.bucket}:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import io
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +32,7 @@ from datalake.strava.schema import to_record_batch, to_row
 from datalake.strava.tasks import sql_params
 from devstack.inventory_drops import write_config_drop
 from devstack.strava_api import seed_activities
+from tests.athena import run_sql
 from tests.dags import parsed_dag, run_dag
 from tests.environment import environment
 
@@ -64,16 +64,8 @@ def config(ops_config: DatalakeConfig, tmp_path: Path, local_aws: str) -> Iterat
         yield config
 
 
-def athena_run(sql: str, config: DatalakeConfig) -> None:
-    athena = boto3.client("athena", region_name=REGION)
-    query_id = athena.start_query_execution(
-        QueryString=sql, ResultConfiguration={"OutputLocation": config.athena.output_location("setup")}
-    )["QueryExecutionId"]
-    while (status := athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"])[
-        "State"
-    ] in ("QUEUED", "RUNNING"):
-        time.sleep(0.05)
-    assert status["State"] == "SUCCEEDED", status
+def athena() -> Any:
+    return boto3.client("athena", region_name=REGION)
 
 
 def land_strava(config: DatalakeConfig, *, without_column: str | None = None) -> list[dict[str, Any]]:
@@ -86,13 +78,13 @@ def land_strava(config: DatalakeConfig, *, without_column: str | None = None) ->
     )
     env.filters["ds"] = lambda value: value.strftime("%Y-%m-%d")
     params = sql_params(config)
-    athena_run(env.get_template("strava/create_database.sql").render(params=params), config)
+    run_sql(athena(), env.get_template("strava/create_database.sql").render(params=params))
     create_table = env.get_template("strava/create_table.sql").render(params=params)
     if without_column:
         create_table = "\n".join(
             line for line in create_table.splitlines() if f"`{without_column}`" not in line
         )
-    athena_run(create_table, config)
+    run_sql(athena(), create_table)
     for offset in range(60, -1, -1):
         start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) - timedelta(days=offset)
         rows = [to_row(a) for a in activities if a["start_date"][:10] == start.date().isoformat()]
@@ -100,9 +92,9 @@ def land_strava(config: DatalakeConfig, *, without_column: str | None = None) ->
             buffer = io.BytesIO()
             pq.write_table(pa.Table.from_batches([to_record_batch(rows)]), buffer)
             s3.put_object(Bucket=config.lake.bucket, Key=curated_key(start), Body=buffer.getvalue())
-        athena_run(
+        run_sql(
+            athena(),
             env.get_template("strava/add_partition.sql").render(params=params, data_interval_start=start),
-            config,
         )
     return [a for a in activities if a["start_date"][:10] <= DAY.isoformat()]
 
@@ -113,8 +105,8 @@ def land_inventory(config: DatalakeConfig) -> Any:
     s3 = boto3.client("s3", region_name=REGION)
     drop = write_config_drop(s3, inventory, DAY, n=200, files=1)
     columns = schema_columns(inventory.format, drop.manifest["fileSchema"])
-    athena_run(f"CREATE DATABASE IF NOT EXISTS {inventory.database}", config)
-    athena_run(ddl.render("create_table.sql", inventory, drop={"columns": columns}), config)
+    run_sql(athena(), f"CREATE DATABASE IF NOT EXISTS {inventory.database}")
+    run_sql(athena(), ddl.render("create_table.sql", inventory, drop={"columns": columns}))
     partitions.add_partition(boto3.client("glue", region_name=REGION), inventory, drop.dt, columns)
     return drop
 

@@ -6,8 +6,11 @@ weekly interval (ending Sunday 00:00 UTC) takes the newest drop dated in the sev
 that Sunday. The drop arrives after the interval ends (often around 01:00, sometimes many hours later);
 the wait gives up ``wait_timeout_hours`` after the interval's end.
 
-The DAG file uses :func:`cron` at parse time; the layout module is imported only by the function that
-lists drops, when a task runs.
+A configuration with an ``events_queue_url`` is scheduled on its queue too (:func:`schedule`): a run
+the queue's messages start has no interval; it takes the drops the messages announce.
+
+The DAG file uses :func:`schedule` at parse time; the layout module is imported only by the function
+that lists drops, when a task runs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ SCHEDULES = {"daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 
 def cron(inv: InventoryConfig) -> str:
     return SCHEDULES[inv.frequency]
+
+
+def schedule(inv: InventoryConfig) -> Any:
+    """The DAG's schedule: its intervals, or (with ``events_queue_url``) its intervals or its queue."""
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    timetable = CronDataIntervalTimetable(cron(inv), timezone="UTC")
+    if inv.events_queue_url is None:
+        return timetable
+    from datalake.events import queue_asset
+
+    return AssetOrTimeSchedule(timetable=timetable, assets=[queue_asset(inv.events_queue_url)])
 
 
 def drop_days(inv: InventoryConfig, interval_end: datetime | date) -> list[date]:

@@ -1,0 +1,171 @@
+"""A drop that lands is registered through its queue, minutes later, with no scheduled interval behind it.
+
+On the shared stack: S3 (moto) notifies the inventory's SQS queue of the new ``manifest.checksum``, the
+triggerer's watcher receives it, the run it starts registers the partition and publishes the inventory
+Asset, and that starts the summaries. The drop is dated on a day whose scheduled run never took it, at
+a time of day no other drop of that day has, so only the event path can have registered it. Then a run
+of that day's interval (the scheduled path, as a backfill or the safety net runs it) only confirms it.
+
+It measures the delay from the upload of ``manifest.checksum`` to the partition in Glue and to the
+summaries run (target: under :data:`TARGET_SECONDS`), and prints the figures.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from datalake.assets import inventory_asset
+from datalake.events import queue_arn
+from datalake.inventory.layout import complete_drops
+from devstack.inventory_drops import write_config_drop
+from devstack.stack import INVENTORY_DAYS, Stack
+from tests.e2e.runs import ensure_every_dag_ran_green, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SUMMARIES = "daily_summaries"
+TARGET_SECONDS = 120
+
+
+def _asset(stack: Stack, name: str) -> dict[str, Any]:
+    assets = stack.airflow.api("GET", "/assets", params={"name_pattern": name, "limit": 10})["assets"]
+    return next(a for a in assets if a["name"] == name)
+
+
+def _busy(stack: Stack, dag_id: str) -> bool:
+    """A run of ``dag_id`` queued or running, or asset events waiting to start one (max_active_runs)."""
+    for state in ("queued", "running"):
+        runs = stack.airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"state": state, "limit": 1})
+        if runs["total_entries"]:
+            return True
+    return bool(stack.airflow.api("GET", f"/dags/{dag_id}/assets/queuedEvents")["total_entries"])
+
+
+def _settled(stack: Stack, inv: Any) -> bool:
+    """The watcher is registered, the queue is drained and neither DAG has a run in flight or waiting."""
+    if not _asset(stack, queue_arn(inv.events_queue_url))["watchers"]:
+        return False
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    answer = stack.aws_client("sqs").get_queue_attributes(QueueUrl=inv.events_queue_url, AttributeNames=names)
+    if any(int(answer["Attributes"][n]) for n in names):
+        return False
+    return not (_busy(stack, inv.dag_id) or _busy(stack, SUMMARIES))
+
+
+def _unclaimed_drop(stack: Stack, inv: Any) -> tuple[date, str]:
+    """A day no scheduled run of the stack's own took (before the drops the stack writes, after the day
+    the failure test keeps empty), and a time of day no drop of that day has."""
+    day = datetime.now(UTC).date() - timedelta(days=INVENTORY_DAYS + 2)
+    assert day > date.fromisoformat(inv.start_date)
+    taken = {
+        d.folder[11:16]
+        for d in complete_drops(stack.aws_client("s3"), inv.destination_bucket, inv.base_prefix, day)
+    }
+    return day, next(hm for hm in (f"12-{m:02d}" for m in range(34, 60)) if hm not in taken)
+
+
+def _partition_exists(stack: Stack, inv: Any, dt: str) -> bool:
+    glue = stack.aws_client("glue")
+    try:
+        glue.get_partition(DatabaseName=inv.database, TableName=inv.table, PartitionValues=[dt])
+    except glue.exceptions.EntityNotFoundException:
+        return False
+    return True
+
+
+def _published(stack: Stack, inv: Any, dt: str) -> list[dict[str, Any]]:
+    """The inventory Asset's events that carry ``dt``."""
+    asset_id = _asset(stack, inventory_asset(inv).name)["id"]
+    events = stack.airflow.api(
+        "GET", "/assets/events", params={"asset_id": asset_id, "limit": 100, "order_by": "-timestamp"}
+    )["asset_events"]
+    return [e for e in events if (e.get("extra") or {}).get("dt") == dt]
+
+
+def _summaries_runs(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summaries runs an inventory Asset event took part in."""
+    return [run for run in event["created_dagruns"] if run["dag_id"] == SUMMARIES]
+
+
+def _task_states(stack: Stack, dag_id: str, run_id: str) -> dict[str, str]:
+    tis = stack.airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    return {ti["task_id"]: ti["state"] for ti in tis}
+
+
+def _finished(stack: Stack, dag_id: str, run_id: str) -> str | None:
+    state = stack.airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+    return state if state in ("success", "failed") else None
+
+
+def test_a_drop_is_registered_and_summarised_through_its_queue_and_its_interval_only_confirms_it(stack):
+    config = stack.config
+    inv = next(i for i in config.inventories if i.events_queue_url)
+    airflow = stack.airflow
+    ensure_every_dag_ran_green(stack)  # the summaries read every source's table: they must exist
+    paused = {d: airflow.api("GET", f"/dags/{d}")["is_paused"] for d in (inv.dag_id, SUMMARIES)}
+    try:
+        for dag_id in paused:
+            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        # the watcher comes with the next parse of the unpaused DAG; whatever waited on the queue (the
+        # stack's own drops, the s3:TestEvent) is registered and summarised first
+        for _ in range(2):  # twice, apart: a run that just ended may still be followed by a queued one
+            wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="watcher active, queue drained")
+            time.sleep(5)
+
+        day, hour_minute = _unclaimed_drop(stack, inv)
+        drop = write_config_drop(stack.aws_client("s3"), inv, day, hour_minute=hour_minute, n=200)
+        uploaded = time.monotonic()  # manifest.checksum is the drop's last object
+        wait_for(lambda: _partition_exists(stack, inv, drop.dt), timeout=600, every=0.5, what="partition")
+        to_partition = time.monotonic() - uploaded
+
+        runs = wait_for(
+            lambda: [r for e in _published(stack, inv, drop.dt) for r in _summaries_runs(e)],
+            timeout=600,
+            every=1,
+            what="summaries run",
+        )
+        to_summaries = time.monotonic() - uploaded
+        state = wait_for(
+            lambda: _finished(stack, SUMMARIES, runs[0]["run_id"]), timeout=600, what="summaries finished"
+        )
+        to_report = time.monotonic() - uploaded
+        print(
+            f"\nevent-driven registration of {drop.dt}: manifest.checksum -> partition in Glue "
+            f"{to_partition:.1f}s, -> summaries run {to_summaries:.1f}s, -> report {to_report:.1f}s "
+            f"(target {TARGET_SECONDS}s)"
+        )
+
+        events = _published(stack, inv, drop.dt)
+        assert len(events) == 1, events
+        source = airflow.api("GET", f"/dags/{inv.dag_id}/dagRuns/{events[0]['source_run_id']}")
+        assert source["run_type"] == "asset_triggered"
+        assert source["data_interval_start"] is None
+        assert _task_states(stack, inv.dag_id, source["dag_run_id"])["register_partition"] == "success"
+        assert state == "success"
+        assert [r["run_id"] for r in _summaries_runs(events[0])] == [runs[0]["run_id"]]
+        s3 = stack.aws_client("s3")
+        report = f"{config.reports.prefix}/{day.isoformat()}/report.html"
+        assert s3.head_object(Bucket=config.reports.bucket, Key=report)["ContentLength"] > 0
+        assert to_summaries < TARGET_SECONDS
+
+        # the scheduled path for that day finds the partition pointing at the same drop: it confirms it
+        run = airflow.api(
+            "POST",
+            f"/dags/{inv.dag_id}/dagRuns",
+            json={"dag_run_id": f"confirm_{drop.dt}", "logical_date": f"{day.isoformat()}T00:00:00+00:00"},
+        )
+        assert (
+            wait_for(
+                lambda: _finished(stack, inv.dag_id, run["dag_run_id"]), timeout=600, what="confirming run"
+            )
+            == "success"
+        )
+        assert _task_states(stack, inv.dag_id, run["dag_run_id"])["register_partition"] == "skipped"
+        assert len(_published(stack, inv, drop.dt)) == 1
+    finally:
+        for dag_id, was in paused.items():
+            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": was})
