@@ -10,11 +10,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 import random
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -301,22 +299,6 @@ def test_config() -> Any:
     return dataclasses.replace(
         config, inventories=(inventory,), strava=strava, reports=reports, alerts=alerts
     )
-
-
-@pytest.fixture(scope="session")
-def aws_connection(local_aws: str) -> Iterator[str]:
-    """``aws_default`` pointing at the local AWS, as the embedded stack defines it (the report store, the
-    summary table and the SNS notifier go through it)."""
-    conn = json.dumps({"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}})
-    saved = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = conn
-    try:
-        yield conn
-    finally:
-        if saved is None:
-            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
-        else:
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = saved
 
 
 # -- the simulated bucket's drops, for the cost, savings and history summaries ------------------------------

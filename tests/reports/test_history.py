@@ -46,9 +46,7 @@ def summary_rows(athena: Any, table: str, inventory: str) -> list[dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def backfills(
-    aws_connection, summary_table, simulated, simulated_config, s3, glue, athena
-) -> list[dict[str, Any]]:
+def backfills(summary_table, simulated, simulated_config, s3, glue, athena) -> list[dict[str, Any]]:
     """The simulated days summarised in order, twice (a backfill, then the same backfill again): per pass,
     the documents of the days, the summary table's objects and its rows as Athena reads them."""
     inventory = simulated_config.inventories[0].name
@@ -143,7 +141,7 @@ def test_the_planted_anomaly_is_found_with_its_numbers(backfills, simulated_conf
 
 
 def test_a_90_day_trend_reads_only_the_summary_table(
-    aws_connection, summary_table, backfills, simulated, simulated_config, s3, athena
+    summary_table, backfills, simulated, simulated_config, s3, athena
 ):
     """120 days of rows of another inventory in the summary table: the trend of the last day reads only
     the 89 days before it, from that table alone, and not one byte of the other days."""
@@ -258,7 +256,7 @@ def alert_queue(local_aws, simulated_config) -> Any:
 
 
 def test_a_day_alerts_once_and_a_rerun_of_it_does_not_alert_again(
-    aws_connection, backfills, alert_queue, simulated_config, s3, glue, athena
+    backfills, alert_queue, simulated_config, s3, glue, athena
 ):
     day = DAYS[1]
     plan, _ = summarise(simulated_config, day, "alert__first", s3, glue, athena)

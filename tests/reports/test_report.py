@@ -30,7 +30,7 @@ def report_for(day: str, test_config, s3, athena, glue) -> tuple[dict[str, Any],
 
 
 def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop(
-    aws_connection, landed, test_config, s3, athena, glue
+    landed, test_config, s3, athena, glue
 ):
     document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     inventory = document["sources"]["inventory_media_daily"]
@@ -51,9 +51,7 @@ def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop
     ].read()
 
 
-def test_the_first_day_has_no_previous_drop_and_says_so(
-    aws_connection, landed, test_config, s3, athena, glue
-):
+def test_the_first_day_has_no_previous_drop_and_says_so(landed, test_config, s3, athena, glue):
     document, html = report_for("2026-11-19", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"]["previous_dt"] == ""
     assert document["sources"]["inventory_media_daily"]["insights"]["previous"] is None
@@ -61,9 +59,7 @@ def test_the_first_day_has_no_previous_drop_and_says_so(
     assert NO_DATA not in html
 
 
-def test_a_day_without_data_renders_no_data_instead_of_failing(
-    aws_connection, landed, test_config, s3, athena, glue
-):
+def test_a_day_without_data_renders_no_data_instead_of_failing(landed, test_config, s3, athena, glue):
     document, html = report_for("2024-06-01", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"] is None
     assert html.count(NO_DATA) == 2  # storage and training
@@ -87,7 +83,7 @@ def test_a_drop_with_no_objects_renders_no_data():
 
 
 def test_the_growth_chart_and_the_change_come_from_the_summary_table_of_earlier_days(
-    aws_connection, landed, test_config, s3, athena, glue
+    landed, test_config, s3, athena, glue
 ):
     report_for("2026-11-19", test_config, s3, athena, glue)
     document, html = report_for("2026-11-20", test_config, s3, athena, glue)
