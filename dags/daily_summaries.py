@@ -17,8 +17,11 @@ report. (One DAG per source would write half-reports that overwrite each other.)
    gets the report of the other sources.
 2. One Athena query per summary (`include/sql/summaries/*.sql`), in a group per source:
    - `inventory_<name>.*`: storage classes (objects, bytes, oldest/newest object, zero-byte "folder"
-     objects), versions and delete markers, encryption, top-level prefixes, change since the previous
-     drop. Each reads **only the day's partition** (plus the previous one for the change).
+     objects), versions and delete markers, encryption, top-level prefixes, what storage costs (billed
+     quantities per class, tier and version state, priced with `include/prices/s3.yaml`), the savings
+     candidates (old STANDARD objects, non-current versions, lone delete markers, folder objects, with
+     their largest prefixes), the age histogram. Each reads **only the day's partition**. `trend` reads
+     the days before from the daily storage summary (below), never an earlier drop.
    - `strava.*`: weekly distance, moving time and elevation per sport type (12 ISO weeks), year to date
      against last year to date, the ten longest activities of the last twelve months. They read only the
      partitions of those windows.
@@ -27,11 +30,20 @@ report. (One DAG per source would write half-reports that overwrite each other.)
    (not deferred: Airflow 3.3 can fail a deferred task whose trigger fires at once, apache/airflow#72716),
    `execution_timeout` = `athena.query_timeout_minutes`, results under
    `s3://<athena.results_bucket>/<athena.results_prefix>/summaries/<source>/<day>/`, bytes scanned in the log.
-   A source with no data for the day skips its queries.
+   A source with no data for the day skips its queries. `daily_storage.create_database` and
+   `create_table` make the summary table's Athena table if it is missing (DDL, free).
 3. `publish_report` (runs whatever happened to the queries): reads the results (GetQueryResults),
-   renders one self-contained HTML page with charts and tables, and writes
-   `s3://<reports.bucket>/<reports.prefix>/<day>/report.html` (plus `summary.json`, which later days read
-   for the growth chart). Its **Daily report** button opens the page.
+   prices them, writes each inventory's rows of the day (one per storage class) to the daily storage
+   summary, `s3://<reports.bucket>/<reports.summary_prefix>/inventory=<name>/day=<day>/summary.parquet`,
+   renders one
+   self-contained HTML page with charts and tables, and writes
+   `s3://<reports.bucket>/<reports.prefix>/<day>/report.html` (plus `summary.json`, the document it was
+   rendered from). Its **Daily report** button opens the page.
+4. `alert_anomalies`: an inventory whose day changed more than `reports.anomalies` allows (total bytes or
+   objects, delete markers, unencrypted objects, a class it should not have) against the day before in
+   the summary table gets one alert through the configured notifier, with the numbers and the report's
+   link; the day's `summary.json` records it, so a rerun of the day does not alert again. A failed send
+   records nothing: the task fails and alerts, and its retry sends the anomaly alert again.
 
 **Where to read it**: *Browse → Reports* in the Airflow UI (for users who may read this DAG), or the
 button above.
@@ -60,13 +72,14 @@ import functools
 import operator
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, TaskGroup, TriggerRule, dag, task
+from airflow.sdk import Param, TaskGroup, TriggerRule, chain, dag, task
 
 from datalake.alerts import summary_deadline
 from datalake.assets import inventory_asset, strava_activities_asset
+from datalake.athena import IdempotentAthenaOperator
 from datalake.config import get_config
 from datalake.dag_defaults import dag_args
-from datalake.reports import DAG_ID
+from datalake.reports import DAG_ID, history
 from datalake.reports import tasks as report_tasks
 from datalake.reports.operators import PUBLISH_TASK_ID, PublishReportOperator, SummaryQueryOperator
 
@@ -107,6 +120,22 @@ def daily_summaries() -> None:
         """The earlier days the new data changed that have a report: one run of their own each."""
         return report_tasks.refresh_requests(plan, run_id)
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def alert_anomalies(ti=None, run_id=None) -> list[str]:
+        """Alert once per inventory and day whose storage changed more than the configuration allows."""
+        return report_tasks.alert_anomalies(ti.xcom_pull(task_ids="find_partitions"), run_id)
+
+    with TaskGroup(group_id="daily_storage", tooltip="The Athena table of the daily storage summary"):
+        create_summary_table = [
+            IdempotentAthenaOperator(
+                task_id=name,
+                query=f"summaries/daily_storage_{name}.sql",
+                output_location=config.athena.output_location("summaries", "daily_storage"),
+                params=history.table_params(config),
+                doc_md=f"Runs `include/sql/summaries/daily_storage_{name}.sql` on Athena.",
+            )
+            for name in ("create_database", "create_table")
+        ]
     queries = []
     for source, summaries in report_tasks.query_groups(config).items():
         with TaskGroup(group_id=source, tooltip=f"Summary queries of {source}"):
@@ -134,7 +163,8 @@ def daily_summaries() -> None:
     # The plan is the run's setup: without it nothing runs, publish_report included (ALL_DONE alone
     # would run it after a failed plan, and a leaf that ran makes the run green).
     plan = find_partitions().as_setup()
-    plan >> queries >> publish
+    plan >> queries >> publish >> alert_anomalies()
+    chain(plan, *create_summary_table, [q for q in queries if q.summary_name == "inventory_trend"])
     refresh_earlier_reports.expand_kwargs(earlier_reports(plan))
 
 

@@ -6,9 +6,17 @@
 **The demo's runs.** A DAG with a time schedule gets a run of its latest complete interval, triggered
 while the DAG is still paused, so the scheduler, which runs that interval when the DAG is unpaused,
 finds it there and adds none of its own; if that interval has a run already (a stack kept up by
-``make up``), the run is cleared and runs again. A DAG run on demand is triggered once. A DAG
-scheduled on assets is the runs the scheduler queues for it after the demo started. Older runs never
-count.
+``make up``), the run is cleared and runs again. A DAG run on demand is triggered once. The runs an
+inventory's event queue starts (``events_queue_url``) run too. Older runs never count.
+
+**Two days of summaries, in order.** The report of the demo's day should compare it with a day before,
+in the daily storage summary, and show the anomaly the stack plants in its newest drop. But the stack's
+drops reach the inventory DAG together (its event queue holds them all), and drops registered together
+start one summaries run, for the newest day. So ``daily_summaries`` stays paused while the other DAGs
+run (each inventory DAG also runs the interval :data:`HISTORY_BACK` before its latest, so that drop is
+registered whatever the queue does); once they are done, the demo triggers it for that earlier day and
+for its own day, in that order, and unpauses it: the earlier day's row is in the summary table when
+the demo's day is summarised, compared with it, and alerts.
 
 **The verdict.** The demo passes when each of its runs succeeded and what they write is there: the
 Strava interval's raw and curated objects (written during the demo), its Glue partition and as many
@@ -39,6 +47,12 @@ FINISHED = ("success", "failed")
 ATHENA_DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
 # S3 keeps LastModified to the second: an object written in the demo's first second is the demo's
 CLOCK_SLACK = timedelta(seconds=1)
+# the earlier day summarised first: the day before yesterday (yesterday's report would be refreshed
+# again by the Strava run's event, which names yesterday)
+HISTORY_BACK = 2
+ACTIVE = ("queued", "running")
+# no inventory run for this long: the runs its event queue starts (the triggerer polls it) have come
+SETTLE_SECONDS = 15
 
 
 @dataclass
@@ -79,39 +93,101 @@ def run_demo(stack: Stack, timeout: float = 900) -> Outcome:
     dags = project_dag_ids()
     airflow.wait_for_dags(list(dags))
     started = datetime.now(UTC).replace(microsecond=0) - CLOCK_SLACK
-    run_ids = {dag_id: start_run(airflow, dag) for dag_id, dag in sorted(dags.items())}
-    runs = wait_for_runs(airflow, dags, run_ids, started, timeout)
+    deadline = time.monotonic() + timeout
+    inventory_dags = {inv.dag_id for inv in stack.config.inventories}
+    summaries = dags.get(SUMMARIES_DAG)
+    if summaries is not None:  # until the others are done (see the module doc)
+        airflow.api("PATCH", f"/dags/{SUMMARIES_DAG}", json={"is_paused": True})
+    run_ids = {
+        dag_id: start_run(airflow, dag, history=dag_id in inventory_dags)
+        for dag_id, dag in sorted(dags.items())
+        if dag_id != SUMMARIES_DAG
+    }
+    if summaries is not None:
+        today = datetime.now(UTC).date()
+        days = [(today - timedelta(days=HISTORY_BACK)).isoformat(), today.isoformat()]
+        run_ids[SUMMARIES_DAG] = summarise_days(airflow, run_ids, inventory_dags, days, deadline)
+    runs = wait_for_runs(airflow, dags, run_ids, started, max(0.0, deadline - time.monotonic()))
     outcome = judge(stack, runs, started)
     print_summary(stack, outcome)
     return outcome
 
 
-def start_run(airflow: AirflowServer, dag: Any) -> str | None:
-    """Start the demo's run of ``dag`` (see the module doc) and unpause it; return the run's id, or
-    None for a DAG scheduled on assets (its runs come from the scheduler)."""
+def start_run(airflow: AirflowServer, dag: Any, *, history: bool = False) -> list[str]:
+    """Start the demo's runs of ``dag`` (see the module doc) and unpause it; return the runs' ids, none
+    for a DAG scheduled on assets (its runs come from the scheduler). ``history``: also run the interval
+    :data:`HISTORY_BACK` before the latest."""
     if asset_scheduled(dag):
-        run_id, how = None, "runs when its assets are updated"
+        run_ids, how = [], "runs when its assets are updated"
     elif dag.schedule is None:
         run_id = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
-        how = f"triggered by hand: {run_id}"
+        run_ids, how = [run_id], f"triggered by hand: {run_id}"
     else:
-        run_id, how = run_latest_interval(airflow, dag)
+        now = datetime.now(UTC)
+        run_ids, hows = [], []
+        for back in (HISTORY_BACK, 0) if history else (0,):
+            run_id, how = run_latest_interval(airflow, dag, now - timedelta(days=back))
+            run_ids.append(run_id)
+            hows.append(how)
+        how = "; ".join(hows)
     airflow.api("PATCH", f"/dags/{dag.dag_id}", json={"is_paused": False})
     print(f"  {dag.dag_id}: unpaused, {how}", flush=True)
-    return run_id
+    return run_ids
 
 
-def run_latest_interval(airflow: AirflowServer, dag: Any) -> tuple[str, str]:
-    """Trigger the run of the DAG's latest complete interval, the one its scheduler would run now, or
-    clear that run if it exists; return the run's id and what was done."""
+def summarise_days(
+    airflow: AirflowServer,
+    run_ids: dict[str, list[str]],
+    inventory_dags: set[str],
+    days: list[str],
+    deadline: float,
+) -> list[str]:
+    """Once the runs of ``run_ids`` and every run of the inventory DAGs are done (none for
+    :data:`SETTLE_SECONDS`), trigger ``daily_summaries`` (paused) for each of ``days`` and unpause it:
+    they run in that order (one at a time, the first triggered first). Returns their ids."""
+    quiet_since = None
+    while time.monotonic() < deadline:
+        ours = [
+            airflow.api("GET", f"/dags/{d}/dagRuns/{r}")["state"] for d, ids in run_ids.items() for r in ids
+        ]
+        active = sum(
+            airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"state": list(ACTIVE), "limit": 1})[
+                "total_entries"
+            ]
+            for dag_id in inventory_dags
+        )
+        if not all(state in FINISHED for state in ours) or active:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLE_SECONDS:
+            break
+        time.sleep(3)
+    ids = [
+        airflow.api(
+            "POST", f"/dags/{SUMMARIES_DAG}/dagRuns", json={"logical_date": None, "conf": {"day": day}}
+        )["dag_run_id"]
+        for day in days
+    ]
+    airflow.api("PATCH", f"/dags/{SUMMARIES_DAG}", json={"is_paused": False})
+    print(
+        f"  {SUMMARIES_DAG}: unpaused once the others were done, triggered for {' then '.join(days)}",
+        flush=True,
+    )
+    return ids
+
+
+def run_latest_interval(airflow: AirflowServer, dag: Any, now: datetime) -> tuple[str, str]:
+    """Trigger the run of the DAG's latest interval complete at ``now``, or clear that run if it
+    exists; return the run's id and what was done."""
     from airflow.serialization.encoders import coerce_to_core_timetable
 
-    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=datetime.now(UTC))
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=now)
     start, end = interval.start.isoformat(), interval.end.isoformat()
     body = {"logical_date": start, "data_interval_start": start, "data_interval_end": end}
     try:
         run = airflow.api("POST", f"/dags/{dag.dag_id}/dagRuns", json=body)
-        return run["dag_run_id"], f"triggered its latest interval [{start}, {end}): {run['dag_run_id']}"
+        return run["dag_run_id"], f"triggered the interval [{start}, {end}): {run['dag_run_id']}"
     except RuntimeError as exc:
         if "answered 409" not in str(exc):
             raise
@@ -128,13 +204,13 @@ def run_latest_interval(airflow: AirflowServer, dag: Any) -> tuple[str, str]:
             "reset_dag_runs": True,
         },
     )
-    return run["dag_run_id"], f"its latest interval [{start}, {end}) ran before: cleared {run['dag_run_id']}"
+    return run["dag_run_id"], f"the interval [{start}, {end}) ran before: cleared {run['dag_run_id']}"
 
 
 def wait_for_runs(
     airflow: AirflowServer,
     dags: dict[str, Any],
-    run_ids: dict[str, str | None],
+    run_ids: dict[str, list[str]],
     started: datetime,
     timeout: float,
 ) -> dict[str, list[dict[str, Any]]]:
@@ -143,16 +219,16 @@ def wait_for_runs(
     runs: dict[str, list[dict[str, Any]]] = {}
     done: set[str] = set()
     while len(done) < len(dags) and time.monotonic() < deadline:
-        for dag_id, run_id in run_ids.items():
+        for dag_id, ids in run_ids.items():
             if dag_id in done:
                 continue
-            if run_id is not None:
-                runs[dag_id] = [airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")]
+            if ids:
+                runs[dag_id] = [airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}") for run_id in ids]
             else:
                 runs[dag_id] = runs_queued_since(airflow, dag_id, started)
-            producers_done = all(d in done for d, r in run_ids.items() if r is not None)
+            producers_done = all(d in done for d, r in run_ids.items() if r)
             if all(r["state"] in FINISHED for r in runs[dag_id]) and (
-                run_id is not None or (producers_done and not queued_asset_events(airflow, dag_id))
+                ids or (producers_done and not queued_asset_events(airflow, dag_id))
             ):
                 done.add(dag_id)
                 after = (datetime.now(UTC) - started).total_seconds()
@@ -344,6 +420,8 @@ def print_summary(stack: Stack, outcome: Outcome) -> None:
     for url in outcome.objects:
         if url.endswith(".html"):
             print(f"  report {url}")
+            for line in inventory_insights(stack, url):
+                print(f"    {line}")
     elapsed = (datetime.now(UTC) - outcome.started).total_seconds()
     print(f"  the demo took {elapsed:.0f}s")
     if outcome.ok:
@@ -352,6 +430,30 @@ def print_summary(stack: Stack, outcome: Outcome) -> None:
         print("\nThe demo FAILED; missing:")
         for line in outcome.missing:
             print(f"  - {line}")
+
+
+def inventory_insights(stack: Stack, report_url: str) -> list[str]:
+    """What a report says of each inventory: its monthly cost, its best saving, its anomalies."""
+    import json
+
+    from datalake.reports.render import dollars
+
+    bucket, _, key = report_url.removeprefix("s3://").partition("/")
+    body = stack.aws_client("s3").get_object(Bucket=bucket, Key=key.replace("report.html", "summary.json"))
+    document = json.loads(body["Body"].read())
+    lines = []
+    for source, entry in sorted(document["sources"].items()):
+        insights = entry.get("insights")
+        if not insights:
+            continue
+        best = max((o["saving_usd"] or 0.0 for c in insights["savings"] for o in c["options"]), default=0.0)
+        previous = (insights.get("previous") or {}).get("day") or "no earlier day"
+        alerted = "alerted" if source in (document.get("alerts") or {}) else "not alerted yet"
+        lines.append(
+            f"{source}: {dollars(insights['cost_total'])} a month; savings up to {dollars(best)} a month; "
+            f"{len(insights['anomalies'])} anomalies against {previous} ({alerted})"
+        )
+    return lines
 
 
 # -- command line ---------------------------------------------------------------------------------------

@@ -10,9 +10,15 @@ One drop of configuration ``<config-id>`` for bucket ``<source>`` under ``<prefi
 The objects listed are a simulated, versioned source bucket that lives from day to day: every day some
 objects are created, some overwritten (the previous version becomes non-current), some deleted (a delete
 marker becomes current); a lifecycle rule expires non-current versions after
-:data:`NONCURRENT_DAYS` days, expired delete markers go with them, and storage classes follow the age of
-each version. The state of any day is computed directly from ``(day, seed)``, so a drop is deterministic
-and consecutive days differ in a predictable way.
+:data:`NONCURRENT_DAYS` days (``exports/`` and ``shared/`` have no such rule: theirs stay
+:data:`KEPT_NONCURRENT_DAYS` days, until someone cleans up), expired delete markers go with them, and
+storage classes follow the age of each version (``legal/`` and ``shared/`` stay in STANDARD). A sync tool
+deletes a few keys under ``tmp/`` that never existed, which leaves delete markers with no versions behind
+them (kept :data:`STRAY_MARKER_DAYS` days). The state of any day is computed directly from
+``(day, seed)``, so a drop is deterministic and consecutive days differ in a predictable way.
+
+:func:`planted_anomaly` is a batch of objects no ordinary day brings (large, unencrypted, all at once),
+which the embedded stack adds to its newest drop so that the report has an anomaly to alert about.
 
 Formats as the real reports write them: Parquet (``last_modified_date`` and
 ``object_lock_retain_until_date`` are int64 ``TIMESTAMP_MILLIS``, i.e. epoch milliseconds), ORC, and CSV
@@ -47,6 +53,9 @@ import pyarrow.parquet as pq
 
 MANIFEST_VERSION = "2016-11-30"
 NONCURRENT_DAYS = 30  # lifecycle: non-current versions expire this many days after they stop being current
+KEPT_NONCURRENT_DAYS = 120  # ... except under these prefixes, which no rule covers
+UNEXPIRED_PREFIXES = frozenset({"exports/", "shared/"})
+STRAY_MARKER_DAYS = 60  # delete markers of keys that never existed stay this long
 MAX_NONCURRENT = 2  # lifecycle: at most this many non-current versions are kept
 MAX_LIFESPAN = 120  # short-lived keys are deleted within this many days of their creation
 MS = 1000
@@ -162,13 +171,21 @@ def _lineages(day: date, n: int, seed: int, source_bucket: str) -> list[_Lineage
         if born <= today:
             result.append(_lineage(seed, source_bucket, f"b{j}", born, None))
     per_day = max(1, n // 200)  # churn: per_day new keys a day, each living 1..MAX_LIFESPAN days
-    horizon = MAX_LIFESPAN + NONCURRENT_DAYS + 1
+    horizon = MAX_LIFESPAN + KEPT_NONCURRENT_DAYS + 1
     for i in range((today - horizon) * per_day, (today + 1) * per_day):
         born = i // per_day
         lifespan = _rng("life", seed, i).randint(1, MAX_LIFESPAN)
-        if born + lifespan + NONCURRENT_DAYS > today:  # still has a row today
-            result.append(_lineage(seed, source_bucket, f"c{i}", born, lifespan))
+        if born + lifespan + KEPT_NONCURRENT_DAYS <= today:  # gone, whatever its prefix
+            continue
+        lin = _lineage(seed, source_bucket, f"c{i}", born, lifespan)
+        if born + lifespan + _noncurrent_days(lin) > today:  # still has a row today
+            result.append(lin)
     return result
+
+
+def _noncurrent_days(lin: _Lineage) -> int:
+    """How long the lifecycle keeps a non-current version of ``lin``."""
+    return KEPT_NONCURRENT_DAYS if lin.prefix in UNEXPIRED_PREFIXES else NONCURRENT_DAYS
 
 
 def _storage_class(lin: _Lineage, age_days: int, rng: random.Random) -> tuple[str, str | None]:
@@ -184,6 +201,8 @@ def _storage_class(lin: _Lineage, age_days: int, rng: random.Random) -> tuple[st
         return "INTELLIGENT_TIERING", tier
     if lin.prefix == "thumbnails/":
         return rng.choice(["STANDARD", "STANDARD", "ONEZONE_IA", "REDUCED_REDUNDANCY"]), None
+    if lin.prefix in {"legal/", "shared/"}:  # no lifecycle rule covers them: they stay where they were put
+        return "STANDARD", None
     return ("STANDARD" if age_days < 60 else "STANDARD_IA"), None
 
 
@@ -264,18 +283,42 @@ def _rows_for(lin: _Lineage, today: int, *, seed: int, bucket: str, versions: bo
         rows.append(_version_row(lin, current, written, today, seed=seed, bucket=bucket, latest=True))
     if not versions:
         return rows
-    # non-current versions: the newest MAX_NONCURRENT that stopped being current < NONCURRENT_DAYS ago
+    # non-current versions: the newest MAX_NONCURRENT that stopped being current less than the
+    # lifecycle's days ago
     noncurrent_from = current if deleted else current - 1
     for version in range(noncurrent_from, max(-1, noncurrent_from - MAX_NONCURRENT), -1):
         superseded = (
             lin.deleted if (deleted and version == current) else lin.born + (version + 1) * lin.period
         )
-        if superseded is None or today - superseded >= NONCURRENT_DAYS:
+        if superseded is None or today - superseded >= _noncurrent_days(lin):
             break
         written = lin.born + version * lin.period
         rows.append(_version_row(lin, version, written, today, seed=seed, bucket=bucket, latest=False))
     if deleted and len(rows) == 1:  # an expired object delete marker is removed by the lifecycle rule
         return []
+    return rows
+
+
+def _stray_markers(day: date, n: int, seed: int, bucket: str) -> list[dict[str, Any]]:
+    """Delete markers of keys under ``tmp/`` that never existed (a sync tool deleting what it thinks it
+    wrote): nothing is behind them. ``n // 1000`` a day, each kept :data:`STRAY_MARKER_DAYS` days."""
+    today = day.toordinal()
+    per_day = max(1, n // 1000)
+    rows = []
+    for i in range((today - STRAY_MARKER_DAYS + 1) * per_day, (today + 1) * per_day):
+        born = i // per_day
+        rng = _rng("stray", seed, bucket, i)
+        at = datetime.fromordinal(born).replace(tzinfo=UTC) - timedelta(seconds=rng.randrange(1, 86400))
+        row: dict[str, Any] = dict.fromkeys(FIELD_TYPES)
+        row.update(
+            bucket=bucket,
+            key=f"tmp/{date.fromordinal(born):%Y/%m/%d}/sync-{i}.part",
+            version_id=_hex(rng, 128)[:32],
+            is_latest=True,
+            is_delete_marker=True,
+            last_modified_date=int(at.timestamp() * MS),
+        )
+        rows.append(row)
     return rows
 
 
@@ -322,7 +365,49 @@ def generate_objects(
     rows: list[dict[str, Any]] = []
     for lin in _lineages(day, n, seed, source_bucket):
         rows.extend(_rows_for(lin, today, seed=seed, bucket=source_bucket, versions=versions))
+    if versions:
+        rows.extend(_stray_markers(day, n, seed, source_bucket))
     rows.sort(key=lambda r: (r["key"], not r["is_latest"], -r["last_modified_date"]))
+    return pa.table(
+        {name: pa.array([r[name] for r in rows], schema.field(name).type) for name in schema.names},
+        schema=schema,
+    )
+
+
+def planted_anomaly(
+    day: date,
+    *,
+    objects: int = 120,
+    source_bucket: str = "media-prod",
+    fields: Sequence[str] = DEFAULT_FIELDS,
+) -> pa.Table:
+    """Rows no ordinary day brings, to add to the report of ``day``: ``objects`` large files (about
+    600 MB each) uploaded under ``imports/`` in the hours before it, in STANDARD and unencrypted, as a
+    migration run with the wrong settings would leave them. Against the day before, the bucket's bytes
+    jump by a third and unencrypted objects appear (the report's anomaly checks)."""
+    rng = _rng("planted", source_bucket, day.isoformat())
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=6)
+    rows = []
+    for i in range(objects):
+        row: dict[str, Any] = dict.fromkeys(FIELD_TYPES)
+        size = int(rng.uniform(500, 700) * 1_000_000)
+        row.update(
+            bucket=source_bucket,
+            key=f"imports/{day:%Y-%m-%d}/migration-{i:04d}.tar",
+            version_id=_hex(rng, 128)[:32],
+            is_latest=True,
+            is_delete_marker=False,
+            size=size,
+            last_modified_date=int((start + timedelta(seconds=rng.randrange(5 * 3600))).timestamp() * MS),
+            e_tag=f"{_hex(rng, 128)}-{max(2, size // (16 * 1024 * 1024))}",
+            storage_class="STANDARD",
+            is_multipart_uploaded=True,
+            encryption_status="NOT-SSE",
+            bucket_key_status="DISABLED",
+            checksum_algorithm="CRC64NVME",
+        )
+        rows.append(row)
+    schema = arrow_schema(fields)
     return pa.table(
         {name: pa.array([r[name] for r in rows], schema.field(name).type) for name in schema.names},
         schema=schema,

@@ -253,21 +253,39 @@ def queue_policy(queue_arn: str, buckets: list[str]) -> dict[str, Any]:
 
 
 def write_inventory_drops(
-    endpoint_url: str, config: DatalakeConfig, *, today: date, days: int = INVENTORY_DAYS
+    endpoint_url: str,
+    config: DatalakeConfig,
+    *,
+    today: date,
+    days: int = INVENTORY_DAYS,
+    anomaly: bool = True,
 ) -> list[str]:
     """One drop per day for ``today`` and the ``days`` before, for every inventory configuration.
 
+    With ``anomaly``, today's drop also lists :func:`~devstack.inventory_drops.planted_anomaly`: the
+    demo's report of today, compared with an earlier day, has an anomaly to alert about.
     A drop's content depends on its day alone, so writing a day again writes the same objects.
     """
-    from devstack.inventory_drops import write_config_drop
+    import pyarrow as pa
+
+    from devstack.inventory_drops import generate_objects, planted_anomaly, write_config_drop
 
     s3 = client("s3", endpoint_url)
     written = []
     for inv in config.inventories:
         for back in range(days, -1, -1):
+            day = today - timedelta(days=back)
             fmt = "CSV" if inv.format == "CSV" else "Parquet"
-            drop = write_config_drop(s3, inv, today - timedelta(days=back), fmt=fmt)
-            written.append(f"{inv.name}:{drop.dt}")
+            table = None
+            if anomaly and back == 0:
+                table = pa.concat_tables(
+                    [
+                        generate_objects(day, source_bucket=inv.source_bucket),
+                        planted_anomaly(day, source_bucket=inv.source_bucket),
+                    ]
+                )
+            drop = write_config_drop(s3, inv, day, fmt=fmt, table=table)
+            written.append(f"{inv.name}:{drop.dt}{' (with the planted anomaly)' if table else ''}")
     return written
 
 

@@ -148,6 +148,18 @@ def test_the_shipped_configuration_follows_every_rule() -> None:
         ("alerts.smtp_to", "ops@example.com", "must be a list of e-mail addresses"),
         ("alerts.smtp_to", ["ops@example.com", "ops"], "must be an e-mail address such as ops@example.com"),
         ("owner", "", "must match \\w[\\w ,.@-]*"),
+        # the report's insights
+        ("reports.summary_table", "daily-storage", IDENTIFIER),
+        ("reports.summary_prefix", "daily'storage", QUOTES),
+        ("reports.trend_days", 1, "must be a whole number of days from 2 to 366"),
+        ("reports.trend_days", 90.0, "must be a whole number of days from 2 to 366"),
+        ("reports.savings.standard_age_days", True, "must be a whole number of days from 1 to 3650"),
+        ("reports.savings.min_object_kb", -1, "must be a number of KB from 0 to 1048576"),
+        ("reports.anomalies.change_share", 0, "must be a share above 0 and at most 100 (0.2 is 20 %)"),
+        ("reports.anomalies.change_share", "20%", "must be a share above 0 and at most 100 (0.2 is 20 %)"),
+        ("reports.anomalies.unencrypted", "yes", FLAG),
+        ("inventories[0].region", "mars", "must be an AWS region such as us-east-1"),
+        ("inventories[0].expected_classes", "STANDARD", "must be a list of storage classes"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_key_path_and_rule(path: str, value: Any, rule: str) -> None:
@@ -232,7 +244,7 @@ def test_every_problem_of_a_file_is_named_in_one_line() -> None:
         (
             lambda raw: raw.update(source="/elsewhere.yaml"),
             "source: unknown key (known here: aws_conn_id, region, owner, lake, athena, strava, alerts, "
-            "reports, inventories)",
+            "reports, inventories, prices)",
         ),
         (
             lambda raw: raw["inventories"].append({**raw["inventories"][0], "table": "media_copy"}),
@@ -267,15 +279,127 @@ def test_a_file_of_the_wrong_shape_is_refused_by_name(
 def test_every_field_of_the_configuration_declares_the_rule_its_key_is_checked_by() -> None:
     """A field added without a rule would not be read from the file at all (its key: "unknown")."""
     unruled, todo = [], [DatalakeConfig]
+    not_keys = {(DatalakeConfig, "source"), (DatalakeConfig, "prices_overridden")}
     while todo:
         cls = todo.pop()
         for spec in fields(cls):
             nested = spec.metadata.get("section") or spec.metadata.get("sections")
+            mapped = spec.metadata.get("mapping")
             if nested:
                 todo.append(nested)
-            elif "rule" not in spec.metadata and (cls, spec.name) != (DatalakeConfig, "source"):
+            elif mapped:
+                if isinstance(mapped[1], type):
+                    todo.append(mapped[1])
+            elif "rule" not in spec.metadata and (cls, spec.name) not in not_keys:
                 unruled.append(f"{cls.__name__}.{spec.name}")
     assert unruled == []
+
+
+def test_the_shipped_price_table_has_its_date_source_and_every_storage_price() -> None:
+    prices = load_config(DEFAULT_CONFIG_PATH).prices
+    assert date.fromisoformat(prices.as_of)
+    assert "aws.amazon.com/s3/pricing" in prices.source
+    region = prices.regions["us-east-1"]
+    assert {"STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"} <= set(
+        region.storage
+    )
+    assert set(region.intelligent_tiering) == {
+        "FREQUENT",
+        "INFREQUENT",
+        "ARCHIVE_INSTANT_ACCESS",
+        "ARCHIVE_ACCESS",
+        "DEEP_ARCHIVE_ACCESS",
+    }
+    assert region.monitoring_per_1000_objects > 0
+    assert {c for c, r in prices.rules.items() if r.min_billable_kb} == {
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "GLACIER_IR",
+    }
+    assert {c: r.min_days for c, r in prices.rules.items() if r.min_days} == {
+        "STANDARD_IA": 30,
+        "ONEZONE_IA": 30,
+        "GLACIER_IR": 90,
+        "GLACIER": 90,
+        "DEEP_ARCHIVE": 180,
+    }
+
+
+def test_prices_set_in_the_configuration_are_laid_over_the_shipped_table() -> None:
+    raw = copy.deepcopy(DEFAULT)
+    raw["prices"] = {
+        "regions": {
+            "us-east-1": {"storage": {"STANDARD": 0.021}},
+            "eu-west-3": {"storage": {"STANDARD": 0.024}},
+        }
+    }
+    raw["inventories"][0]["region"] = "eu-west-3"
+    config = parse_config(raw)
+    assert config.prices.regions["us-east-1"].storage["STANDARD"] == 0.021
+    assert config.prices.regions["us-east-1"].storage["GLACIER_IR"] == 0.004  # the rest as shipped
+    assert config.region_prices(config.inventories[0]).storage == {"STANDARD": 0.024}
+    assert config.prices_overridden == (
+        "prices.regions.us-east-1.storage.STANDARD",
+        "prices.regions.eu-west-3.storage.STANDARD",
+    )
+    assert load_config(DEFAULT_CONFIG_PATH).prices_overridden == ()
+
+
+@pytest.mark.parametrize(
+    ("prices", "problem"),
+    [
+        (
+            {"regions": {"us-east-1": {"storage": {"STANDARD": "cheap"}}}},
+            "prices.regions.us-east-1.storage.STANDARD: must be a number of USD per GB-month from 0 to 1000, "
+            "got 'cheap'",
+        ),
+        (
+            {"regions": {"us-east-1": {"storage": {"standard": 0.02}}}},
+            "prices.regions.us-east-1.storage.standard: the name must be an S3 storage class in capitals, "
+            "such as STANDARD_IA, got 'standard'",
+        ),
+        (
+            {"regions": {"us-east-1": {"intelligent_tiering": {"WARM": 0.01}}}},
+            "prices.regions.us-east-1.intelligent_tiering.WARM: the name must be one of FREQUENT, "
+            "INFREQUENT, ARCHIVE_INSTANT_ACCESS, ARCHIVE_ACCESS, DEEP_ARCHIVE_ACCESS, got 'WARM'",
+        ),
+        (
+            {"rules": {"GLACIER": {"min_days": 90.5}}},
+            "prices.rules.GLACIER.min_days: must be a whole number of days from 0 to 3650, got 90.5",
+        ),
+        (
+            {"rules": {"GLACIER": {"minimum_days": 90}}},
+            "prices.rules.GLACIER.minimum_days: unknown key (known here: min_billable_kb, min_days, "
+            "overhead_kb, overhead_standard_kb, monitoring_min_kb)",
+        ),
+        ({"regions": ["us-east-1"]}, "prices.regions: must be a mapping, got a list"),
+        (
+            {"as_of": "2026-13-01"},
+            "prices.as_of: must be a real date (month must be in 1..12), got '2026-13-01'",
+        ),
+    ],
+)
+def test_a_bad_price_is_refused_with_its_key_path(prices: dict[str, Any], problem: str) -> None:
+    raw = copy.deepcopy(DEFAULT)
+    raw["prices"] = prices
+    assert _error(raw).problems == (problem,)
+
+
+def test_an_inventory_in_a_region_without_prices_loads_and_has_no_prices() -> None:
+    """A missing price list never stops a DAG: the report says the costs are unknown and what to add."""
+    config = parse_config(_changed(("inventories[0].region", "eu-west-3")))
+    assert config.inventory_region(config.inventories[0]) == "eu-west-3"
+    assert config.region_prices(config.inventories[0]) is None
+    config = parse_config(_changed(("region", "eu-west-3")))
+    assert config.region_prices(config.inventories[0]) is None
+
+
+def test_an_expected_class_must_be_a_storage_class_name() -> None:
+    (problem,) = _error(_changed(("inventories[0].expected_classes", ["STANDARD", "glacier"]))).problems
+    assert problem == (
+        "inventories[0].expected_classes[1]: must be an S3 storage class in capitals, such as STANDARD_IA, "
+        "got 'glacier'"
+    )
 
 
 def test_a_file_that_is_not_a_mapping_is_refused() -> None:

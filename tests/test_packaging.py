@@ -1,5 +1,6 @@
-"""The wheel is the product alone: the ``datalake`` package with the SQL and the default configuration it
-reads at run time, nothing of the embedded stack, and it runs without the source tree next to it."""
+"""The wheel is the product alone: the ``datalake`` package with the SQL, the price table and the default
+configuration it reads at run time, nothing of the embedded stack, and it runs without the source tree next
+to it."""
 
 from __future__ import annotations
 
@@ -67,13 +68,14 @@ def test_the_wheel_holds_the_datalake_package_and_its_metadata_only(names):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
-def test_the_wheel_carries_every_sql_file_and_the_default_configuration(wheel, names):
-    sql = {n.removeprefix("datalake/include/") for n in names if n.endswith(".sql")}
-    assert sql == {p.relative_to(INCLUDE).as_posix() for p in (INCLUDE / "sql").rglob("*.sql")}
+def test_the_wheel_carries_every_sql_file_the_price_table_and_the_default_configuration(wheel, names):
+    sql = {n.removeprefix("datalake/include/") for n in names if n.startswith("datalake/include/sql/")}
+    assert sql == {p.relative_to(INCLUDE).as_posix() for p in (INCLUDE / "sql").rglob("*") if p.is_file()}
+    assert "sql/summaries/inventory_macros.jinja" in sql  # the summaries' shared expressions
     assert not [n for n in names if n.endswith(".sql") and not n.startswith("datalake/include/sql/")]
     with zipfile.ZipFile(wheel) as archive:
-        packaged = archive.read("datalake/include/datalake.yaml")
-    assert packaged == (INCLUDE / "datalake.yaml").read_bytes()
+        for shipped in ("datalake.yaml", "prices/s3.yaml"):
+            assert archive.read(f"datalake/include/{shipped}") == (INCLUDE / shipped).read_bytes(), shipped
 
 
 def test_the_wheel_declares_the_entry_points_of_the_project(wheel, names):
@@ -129,6 +131,8 @@ _CLEAN_IMPORT = textwrap.dedent(
         "sql_dir": str(config.SQL_DIR),
         "sql_files": sorted(p.relative_to(config.SQL_DIR).as_posix() for p in config.SQL_DIR.rglob("*.sql")),
         "config_source": settings.source,
+        "prices_path": str(config.PRICES_PATH),
+        "prices_as_of": settings.prices.as_of,
         "connection_types": [c["connection-type"] for c in provider.get_provider_info()["connection-types"]],
     }))
     """
@@ -177,4 +181,6 @@ def test_the_installed_package_finds_its_sql_and_default_configuration_inside_it
         p.relative_to(INCLUDE / "sql").as_posix() for p in (INCLUDE / "sql").rglob("*.sql")
     )
     assert Path(clean_run["config_source"]) == unpacked / "datalake" / "include" / "datalake.yaml"
+    assert Path(clean_run["prices_path"]) == unpacked / "datalake" / "include" / "prices" / "s3.yaml"
+    assert clean_run["prices_as_of"]
     assert clean_run["connection_types"] == ["strava"]

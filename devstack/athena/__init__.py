@@ -17,7 +17,11 @@ asynchronously on a small worker pool, so callers poll exactly as they do agains
   Parquet, the footer and the projected column chunks; for other formats, whole files.
 - Trino semantics the project relies on: integer ``/`` truncates, ``from_unixtime`` takes seconds and
   gives a UTC timestamp, ``url_decode`` decodes ``+`` to a space (Java's URLDecoder, as S3 Inventory's
-  CSV keys need), the session time zone is UTC, unnamed columns are ``_col0, _col1, ...``.
+  CSV keys need), ``length(to_utf8(s))`` counts bytes, the session time zone is UTC, unnamed columns are
+  ``_col0, _col1, ...``.
+- ``LocalGetQueryReads`` (no Athena action: ``X-Amz-Target: AmazonAthena.LocalGetQueryReads``, body
+  ``{"QueryExecutionId": ...}``) tells what a finished query read: each table, its columns, the partitions
+  left after pruning and the bytes counted, so a test can check that a query reads only what it should.
 - Results go to ``<OutputLocation>/<QueryExecutionId>.csv`` (+ ``.csv.metadata``, JSON column info here)
   for SELECT and ``.txt`` for DDL; failures end in FAILED with a Trino-style ``StateChangeReason``.
 

@@ -1,4 +1,5 @@
-"""Partition projection: the partitions a table's ``projection.*`` properties enumerate, without Glue."""
+"""Partition projection: the partitions a table's ``projection.*`` properties enumerate, without Glue
+(types ``date``, ``integer``, ``enum``, and ``injected``, whose values the query's equalities give)."""
 
 from __future__ import annotations
 
@@ -62,9 +63,17 @@ def _projection_bound(text: str, fmt: str, now: dt.datetime) -> dt.datetime:
         ) from None
 
 
-def _projected_values(table: Table, key: str) -> list[str]:
+def _projected_values(table: Table, key: str, injected: dict[str, set[str]]) -> list[str]:
     params = table.parameters
     kind = params.get(f"projection.{key}.type", "").lower()
+    if kind == "injected":  # the values are the query's own: it must name them
+        if key not in injected:
+            raise QueryFailed(
+                "CONSTRAINT_VIOLATION",
+                f"For the injected projected partition column {key}, the WHERE clause must contain only "
+                "static equality conditions, and at least one such condition must be present.",
+            )
+        return sorted(injected[key])
     if kind == "enum":
         return [v.strip() for v in params.get(f"projection.{key}.values", "").split(",") if v.strip()]
     if kind == "integer":
@@ -109,9 +118,13 @@ def _projected_values(table: Table, key: str) -> list[str]:
     )
 
 
-def projected_partitions(table: Table) -> list[tuple[list[str], str]]:
+def projected_partitions(
+    table: Table, injected: dict[str, set[str]] | None = None
+) -> list[tuple[list[str], str]]:
+    """Every partition the table's projection enumerates; ``injected``: the values the query's WHERE
+    clause gives each key (``key = 'v'``, ``key IN (...)``), which an ``injected`` key takes."""
     keys = [k for k, _ in table.partition_keys]
-    columns = [_projected_values(table, k) for k in keys]
+    columns = [_projected_values(table, k, injected or {}) for k in keys]
     template = table.parameters.get("storage.location.template")
     combos: list[list[str]] = [[]]
     for values in columns:

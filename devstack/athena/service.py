@@ -61,6 +61,8 @@ class _Execution:
     started: float | None = None
     completed: float | None = None
     scanned: int = 0
+    # what it read, per table reference: {"table", "columns", "partitions", "bytes"} (LocalGetQueryReads)
+    reads: list[dict[str, Any]] = field(default_factory=list)
     engine_ms: int = 0
     result: Result | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -151,6 +153,7 @@ class LocalAthena:
             "GetQueryResults": self._results,
             "StopQueryExecution": self._stop,
             "ListQueryExecutions": self._list,
+            "LocalGetQueryReads": self._reads,
         }.get(action)
         if handler is None:
             return None  # work groups, data catalogs, named queries: moto
@@ -284,6 +287,15 @@ class LocalAthena:
             answer["NextToken"] = str(start + size)
         return answer
 
+    def _reads(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Not an Athena action: what a finished query read, per table reference (its table, the columns
+        and the partitions after pruning, the bytes counted in DataScannedInBytes), for tests and
+        benchmarks that check a query reads only what it should."""
+        execution = self._execution(params.get("QueryExecutionId"))
+        if execution.state in (QUEUED, RUNNING):
+            raise BadRequest(f"Query has not yet finished. Current state: {execution.state}")
+        return {"QueryExecutionId": execution.id, "Reads": execution.reads}
+
     def _results(self, params: dict[str, Any]) -> dict[str, Any]:
         execution = self._execution(params.get("QueryExecutionId"))
         if execution.state in (QUEUED, RUNNING):
@@ -404,7 +416,16 @@ class LocalAthena:
                 all_columns = table.columns + table.partition_keys
                 needed = [c for c, _ in all_columns if star or c in referenced] or [all_columns[0][0]]
                 partitions = prune_partitions(self.catalog, con, table, node)
+                before = counter.total
                 data = reader.read(Source(table, needed, partitions))
+                execution.reads.append(
+                    {
+                        "table": f"{database}.{name}",
+                        "columns": needed,
+                        "partitions": [values for values, _ in partitions],
+                        "bytes": counter.total - before,
+                    }
+                )
                 view = f"__src{i}"
                 con.register(view, data)
                 schema[view] = {c: t for c, t in all_columns if c in needed}

@@ -93,6 +93,10 @@ def trino_semantics(tree: exp.Expression) -> exp.Expression:
             # from_unixtime(seconds): a UTC timestamp; make_timestamp(micros) is exact and fast
             micros = exp.Mul(this=exp.Paren(this=node.this.copy()), expression=exp.Literal.number(1_000_000))
             node.replace(exp.Anonymous(this="make_timestamp", expressions=[exp.cast(micros, "bigint")]))
+    for node in list(tree.find_all(exp.Length)):
+        if isinstance(node.this, exp.Encode):
+            # length(to_utf8(s)) is a byte count in Trino (of varbinary); DuckDB's length takes no blob
+            node.replace(exp.Anonymous(this="octet_length", expressions=[node.this.copy()]))
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name.lower() == "url_decode" and len(node.expressions) == 1:
             # Trino decodes as Java's URLDecoder ('+' is a space, '%2B' a plus); DuckDB keeps '+'
@@ -127,22 +131,40 @@ def annotate(tree: exp.Expression, schema: dict[str, dict[str, str]]) -> exp.Exp
     return annotate_types(tree, schema=schema, dialect="athena")
 
 
-def prune_partitions(
-    catalog: Catalog, con: duckdb.DuckDBPyConnection, table: Table, node: exp.Table
-) -> list[tuple[list[str], str]]:
-    """The partitions of one table reference that survive its WHERE conjuncts on partition columns."""
-    keys = table.partition_keys
-    if not keys:
-        return [([], table.location)]
-    if table.parameters.get("projection.enabled", "").lower() == "true":
-        partitions = projected_partitions(table)
-    else:
-        partitions = catalog.partitions(table)
+def _key_equalities(conjuncts: list[exp.Expression]) -> dict[str, set[str]]:
+    """The values of the partition keys that conjuncts pin down as ``key = 'v'`` or ``key IN (...)``."""
+    pinned: dict[str, set[str]] = {}
+    for conjunct in conjuncts:
+        node = conjunct.unnest() if isinstance(conjunct, exp.Paren) else conjunct
+        if isinstance(node, exp.EQ):
+            column, literals = (
+                (node.expression, [node.this])
+                if isinstance(node.this, exp.Literal)
+                else (
+                    node.this,
+                    [node.expression],
+                )
+            )
+        elif isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+            column, literals = node.this, node.expressions
+        else:
+            continue
+        if isinstance(column, exp.Column) and all(
+            isinstance(v, exp.Literal) and v.is_string for v in literals
+        ):
+            values = {v.this for v in literals}
+            name = column.name.lower()
+            pinned[name] = pinned[name] & values if name in pinned else values
+    return pinned
+
+
+def _partition_conjuncts(table: Table, node: exp.Table) -> list[exp.Expression]:
+    """The WHERE conjuncts of the table reference's SELECT that touch only its partition columns."""
     select = node.find_ancestor(exp.Select)
     where = select.args.get("where") if select else None
-    if not where or not partitions:
-        return partitions
-    names = {k for k, _ in keys}
+    if not where:
+        return []
+    names = {k for k, _ in table.partition_keys}
     alias = (node.alias or node.name).lower()
     usable = []
     for conjunct in _conjuncts(where.this):
@@ -153,7 +175,22 @@ def prune_partitions(
             and all(c.name.lower() in names and (not c.table or c.table.lower() == alias) for c in columns)
         ):
             usable.append(conjunct)
-    if not usable:
+    return usable
+
+
+def prune_partitions(
+    catalog: Catalog, con: duckdb.DuckDBPyConnection, table: Table, node: exp.Table
+) -> list[tuple[list[str], str]]:
+    """The partitions of one table reference that survive its WHERE conjuncts on partition columns."""
+    keys = table.partition_keys
+    if not keys:
+        return [([], table.location)]
+    usable = _partition_conjuncts(table, node)
+    if table.parameters.get("projection.enabled", "").lower() == "true":
+        partitions = projected_partitions(table, injected=_key_equalities(usable))
+    else:
+        partitions = catalog.partitions(table)
+    if not usable or not partitions:
         return partitions
     wanted = _string_key_values(usable, {k for k, t in keys if t in ("string", "varchar")})
     if wanted is not None:  # `key = 'v'` / `key IN ('v', ...)` on string keys: no engine needed

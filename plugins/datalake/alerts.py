@@ -47,6 +47,11 @@ base64 strings): :func:`datalake.redaction.redact`.
 **Lateness.** :func:`summary_deadline` is a ``DeadlineAlert`` for the ``daily_summaries`` DAG: a run not
 finished ``alerts.summary_deadline_minutes`` after it was queued sends one alert (the callback runs in
 the triggerer). The inventory DAGs need none: their sensor's deadline fails the run, which alerts.
+
+**Anomalies.** An :class:`AnomalyAlert` is no failure: the summaries found one inventory's day changed
+more than the configuration allows (``datalake.reports.anomalies``). It goes through the same notifier,
+names the inventory, each class and its numbers, and links the day's report; the summaries send it
+once per inventory and day (``datalake.reports.tasks.alert_anomalies``).
 """
 
 from __future__ import annotations
@@ -106,6 +111,38 @@ class Alert:
         return redact("\n".join(lines)) + "\n"
 
 
+@dataclass(frozen=True)
+class AnomalyAlert:
+    """One inventory's day whose storage changed more than the configuration allows."""
+
+    inventory: str
+    bucket: str
+    day: str
+    dt: str
+    previous: str | None  # the day compared with (None: the first day summarised)
+    anomalies: tuple[str, ...]  # one line each, numbers for people
+    report_url: str
+
+    @property
+    def subject(self) -> str:
+        count = len(self.anomalies)
+        subject = f"[datalake] s3://{self.bucket} ({self.inventory}): {count} storage anomal"
+        subject += f"{'y' if count == 1 else 'ies'} on {self.day}"
+        subject = subject.encode("ascii", "replace").decode()
+        return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 3] + "..."
+
+    @property
+    def text(self) -> str:
+        against = f"compared with {self.previous}" if self.previous else "the first day summarised"
+        lines = [
+            f"Inventory: {self.inventory} (s3://{self.bucket})",
+            f"Day: {self.day} (drop dt={self.dt}, {against})",
+            *(f"- {line}" for line in self.anomalies),
+            f"Report: {self.report_url}",
+        ]
+        return redact("\n".join(lines)) + "\n"
+
+
 def log_url(dag_id: str, run_id: str, task_id: str | None = None, map_index: int = -1) -> str:
     """The UI page of a task instance (or of the run), from ``[api] base_url``."""
     from airflow.configuration import conf
@@ -118,7 +155,7 @@ def log_url(dag_id: str, run_id: str, task_id: str | None = None, map_index: int
 
 
 # -- sending ------------------------------------------------------------------------------------------
-def send(alert: Alert, config: DatalakeConfig | None = None) -> None:
+def send(alert: Alert | AnomalyAlert, config: DatalakeConfig | None = None) -> None:
     """Deliver ``alert`` through the configured notifier (raises when the notifier fails)."""
     config = config or get_config()
     notifier = build_notifier(config, alert.subject, alert.text)

@@ -2,7 +2,9 @@
 
 ``include/datalake.yaml`` holds defaults that work on the embedded stack; production points the
 environment variable ``DATALAKE_CONFIG`` at its own copy. Secrets never live here, only names of
-the Airflow connections that hold them.
+the Airflow connections that hold them. The storage prices the report uses ship as
+``include/prices/s3.yaml``; the file's ``prices:`` section overrides any of them, and the merged table
+is checked by the same rules.
 
 Every value is checked when the file loads, before any DAG is built: names, buckets and prefixes reach
 SQL statements, S3 keys and Jinja templates as they are written, so each field of the dataclasses below
@@ -16,8 +18,8 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ if not INCLUDE_DIR.is_dir():
     INCLUDE_DIR = _PACKAGE_DIR.parents[1] / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 DEFAULT_CONFIG_PATH = INCLUDE_DIR / "datalake.yaml"
+PRICES_PATH = INCLUDE_DIR / "prices" / "s3.yaml"
 CONFIG_ENV_VAR = "DATALAKE_CONFIG"
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # read at every DAG parse: be quick
@@ -118,6 +121,46 @@ def _duration(unit: str, most: int) -> Rule:
         return value
 
     return rule
+
+
+def _whole(least: int, most: int, what: str) -> Rule:
+    """A whole number of ``what`` from ``least`` to ``most``."""
+
+    def rule(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+            raise _Broken(f"must be a whole number of {what} from {least} to {most}", value)
+        return value
+
+    return rule
+
+
+def _amount(what: str, most: float) -> Rule:
+    """A number of ``what`` from 0 to ``most`` (a fraction allowed)."""
+
+    def rule(value: Any) -> float | int:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or not 0 <= value <= most:
+            raise _Broken(f"must be a number of {what} from 0 to {most}", value)
+        return value
+
+    return rule
+
+
+def _share(value: Any) -> float | int:
+    """A share of a total, above 0 (0.2 is 20 %); more than 1 allowed (a doubling is 1)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0 < value <= 100:
+        raise _Broken("must be a share above 0 and at most 100 (0.2 is 20 %)", value)
+    return value
+
+
+def _text(value: Any) -> str:
+    """One line of plain text (it reaches the report's page, escaped)."""
+    if not isinstance(value, str) or not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
+        raise _Broken("must be one line of text", value)
+    if len(value) > 500:
+        raise _Broken("must be at most 500 characters", value)
+    return value
 
 
 def _flag(value: Any) -> bool:
@@ -236,14 +279,28 @@ SQS_QUEUE_URL = _matching(
 FORMATS = ("Parquet", "CSV", "ORC")
 FREQUENCIES = ("daily", "weekly")
 NOTIFIERS = ("sns", "smtp", "slack")
+# A storage class as S3 Inventory writes it; they reach SQL string literals as they are written.
+STORAGE_CLASS = _matching(
+    r"[A-Z][A-Z0-9_]*", max_len=64, must="must be an S3 storage class in capitals, such as STANDARD_IA"
+)
+ACCESS_TIERS = ("FREQUENT", "INFREQUENT", "ARCHIVE_INSTANT_ACCESS", "ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")
+PRICE = _amount("USD per GB-month", 1000)
+KB = _amount("KB", 1_048_576)
 
 
 def _key(rule: Rule, default: Any = MISSING) -> Any:
     """A field read from the YAML key of its name, checked by ``rule`` when the file loads.
 
-    A section of the file is ``field(metadata={"section": cls})`` instead (``"sections"``: a list of them).
+    A section of the file is ``field(metadata={"section": cls})`` instead (``"sections"``: a list of them;
+    :func:`_mapping`: a mapping whose keys are names, such as regions).
     """
     return field(default=default, metadata={"rule": rule})
+
+
+def _mapping(key_rule: Rule, value: Rule | type, *, required: bool = True) -> Any:
+    """A mapping from names that ``key_rule`` checks to values: a section (a dataclass) or a rule."""
+    metadata = {"mapping": (key_rule, value)}
+    return field(metadata=metadata) if required else field(default_factory=dict, metadata=metadata)
 
 
 # --- the configuration --------------------------------------------------------------------------------
@@ -290,6 +347,10 @@ class InventoryConfig:
     database: str = _key(IDENTIFIER)
     table: str = _key(IDENTIFIER)
     start_date: str = _key(_date)
+    # the source bucket's region, which prices its storage (default: the top-level region)
+    region: str | None = _key(_optional(REGION), None)
+    # storage classes its objects may be in; an object in another one is an anomaly (empty: no check)
+    expected_classes: tuple[str, ...] = _key(_list_of(STORAGE_CLASS, "storage classes"), ())
     format: str = _key(_one_of(*FORMATS), "Parquet")
     frequency: str = _key(_one_of(*FREQUENCIES), "daily")
     wait_timeout_hours: float = _key(_duration("hours", 8_760), 30)
@@ -326,9 +387,67 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class SavingsConfig:
+    """Which objects the savings candidates name (``reports.savings``)."""
+
+    standard_age_days: int = _key(_whole(1, 3650, "days"), 90)  # STANDARD objects at least this old
+    min_object_kb: float = _key(KB, 128)  # ... and at least this large
+    noncurrent_age_days: int = _key(_whole(1, 3650, "days"), 30)  # non-current for longer than this
+    top_prefixes: int = _key(_whole(1, 100, "prefixes"), 10)  # each candidate's largest prefixes
+
+
+@dataclass(frozen=True)
+class AnomaliesConfig:
+    """When a day's inventory alerts (``reports.anomalies``), against the day summarised before it."""
+
+    change_share: float = _key(_share, 0.2)  # total bytes or objects changing by more than this share
+    delete_markers_share: float = _key(_share, 0.5)  # delete markers growing by more than this share
+    delete_markers_min: int = _key(_whole(0, 10**12, "delete markers"), 100)  # ... and by at least this many
+    unencrypted: bool = _key(_flag, True)  # more unencrypted (NOT-SSE) objects than the day before
+
+
+@dataclass(frozen=True)
 class ReportsConfig:
     bucket: str = _key(_bucket)
     prefix: str = _key(_prefix, "reports")
+    # the daily storage summary: s3://<bucket>/<summary_prefix>/day=YYYY-MM-DD/<inventory>.parquet
+    summary_database: str = _key(IDENTIFIER, "datalake_reports")
+    summary_table: str = _key(IDENTIFIER, "daily_storage")
+    summary_prefix: str = _key(_prefix, "daily-storage")
+    trend_days: int = _key(_whole(2, 366, "days"), 90)  # the days the cost trend shows, the report's one too
+    savings: SavingsConfig = field(default_factory=SavingsConfig, metadata={"section": SavingsConfig})
+    anomalies: AnomaliesConfig = field(default_factory=AnomaliesConfig, metadata={"section": AnomaliesConfig})
+
+
+@dataclass(frozen=True)
+class ClassRules:
+    """How Amazon S3 bills one storage class (``prices.rules.<class>``), in KB of 1,024 bytes."""
+
+    min_billable_kb: float = _key(KB, 0)  # a smaller object is billed as this size
+    min_days: int = _key(_whole(0, 3650, "days"), 0)  # deleted, overwritten or moved earlier: billed to here
+    overhead_kb: float = _key(KB, 0)  # per object, at the class's own price
+    overhead_standard_kb: float = _key(KB, 0)  # per object, at STANDARD's price
+    monitoring_min_kb: float = _key(KB, 0)  # Intelligent-Tiering: smaller objects are not monitored
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    """USD per GB-month of one region (``prices.regions.<region>``)."""
+
+    storage: Mapping[str, float] = _mapping(STORAGE_CLASS, PRICE)
+    intelligent_tiering: Mapping[str, float] = _mapping(_one_of(*ACCESS_TIERS), PRICE, required=False)
+    monitoring_per_1000_objects: float = _key(PRICE, 0)
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """``include/prices/s3.yaml`` with the configuration's ``prices:`` over it."""
+
+    as_of: str = _key(_date)
+    source: str = _key(_text)
+    regions: Mapping[str, RegionPrices] = _mapping(REGION, RegionPrices)
+    rules: Mapping[str, ClassRules] = _mapping(STORAGE_CLASS, ClassRules, required=False)
+    currency: str = _key(_one_of("USD"), "USD")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -342,13 +461,24 @@ class DatalakeConfig:
     alerts: AlertsConfig = field(metadata={"section": AlertsConfig})
     reports: ReportsConfig = field(metadata={"section": ReportsConfig})
     inventories: tuple[InventoryConfig, ...] = field(default=(), metadata={"sections": InventoryConfig})
+    prices: PriceTable = field(metadata={"section": PriceTable})
     source: str = ""  # the file it was read from (not a key of the file)
+    prices_overridden: tuple[str, ...] = ()  # the keys of prices: that the file set (not a key either)
 
     def inventory(self, name: str) -> InventoryConfig:
         for inv in self.inventories:
             if inv.name == name:
                 return inv
         raise ConfigError(f"no inventory configuration named {name!r} in {self.source}")
+
+    def inventory_region(self, inv: InventoryConfig) -> str:
+        """The region whose prices an inventory's storage is billed at."""
+        return inv.region or self.region
+
+    def region_prices(self, inv: InventoryConfig) -> RegionPrices | None:
+        """The prices of the inventory's region; None when the table has none (its costs are unknown, and
+        the report says which key to add: a missing price never stops a DAG)."""
+        return self.prices.regions.get(self.inventory_region(inv))
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -391,6 +521,11 @@ def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
             values[name] = _build(spec.metadata["section"], raw.get(name), where, problems)
         elif "sections" in spec.metadata:
             values[name] = _build_list(spec.metadata["sections"], raw.get(name), where, problems)
+        elif "mapping" in spec.metadata:
+            if name in raw:
+                values[name] = _build_mapping(*spec.metadata["mapping"], raw[name], where, problems)
+            elif spec.default_factory is MISSING:
+                problems.append(f"{where}: is required")
         elif name in raw:
             try:
                 values[name] = spec.metadata["rule"](raw[name])
@@ -408,6 +543,65 @@ def _build_list(cls: type, raw: Any, path: str, problems: list[str]) -> tuple[An
         problems.append(f"{path}: must be a list of mappings, got {_shown(raw)}")
         return ()
     return tuple(_build(cls, item, f"{path}[{i}]", problems) for i, item in enumerate(raw))
+
+
+def _build_mapping(
+    key_rule: Rule, inner: Rule | type, raw: Any, path: str, problems: list[str]
+) -> dict[str, Any]:
+    """The mapping ``raw`` at ``path``: each key checked by ``key_rule``, each value built as ``inner``."""
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: must be a mapping, got {_shown(raw)}")
+        return {}
+    built: dict[str, Any] = {}
+    for key, item in raw.items():
+        where = _join(path, key)
+        try:
+            key_rule(key)
+        except _Broken as exc:
+            problems.append(f"{where}: {exc.must.replace('must', 'the name must', 1)}, got {_shown(key)}")
+            continue
+        if is_dataclass(inner):
+            built[key] = _build(inner, item, where, problems)  # type: ignore[arg-type]
+            continue
+        try:
+            built[key] = inner(item)  # type: ignore[operator]
+        except _Broken as exc:
+            problems.append(f"{where}{exc.at}: {exc.must}, got {_shown(exc.value)}")
+    return built
+
+
+def _merged(shipped: Any, override: Any) -> Any:
+    """``override`` laid over ``shipped``, mapping by mapping (any other value replaces)."""
+    if not isinstance(shipped, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(shipped)
+    for key, value in override.items():
+        merged[key] = _merged(shipped[key], value) if key in shipped else value
+    return merged
+
+
+def _leaf_keys(raw: Any, path: str) -> list[str]:
+    """The key paths of the values in ``raw`` (``prices.regions.us-east-1.storage.STANDARD``)."""
+    if not isinstance(raw, dict) or not raw:
+        return [path]
+    return [leaf for key, value in raw.items() for leaf in _leaf_keys(value, _join(path, key))]
+
+
+def _with_prices(raw: Any) -> tuple[Any, tuple[str, ...]]:
+    """The configuration with the shipped price table under ``prices:`` (the file's own ``prices:``
+    over it), and the key paths the file set."""
+    if not isinstance(raw, dict):
+        return raw, ()
+    try:
+        shipped = yaml.load(PRICES_PATH.read_text(), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            f"cannot read the price table {PRICES_PATH}: {' '.join(str(exc).split())}"
+        ) from None
+    override = raw.get("prices")
+    if override is None:
+        return {**raw, "prices": shipped}, ()
+    return {**raw, "prices": _merged(shipped, override)}, tuple(_leaf_keys(override, "prices"))
 
 
 def _cross_checks(config: DatalakeConfig) -> list[str]:
@@ -433,6 +627,9 @@ def _cross_checks(config: DatalakeConfig) -> list[str]:
         problems.append("alerts.sns_topic_arn: is required with alerts.notifier: sns")
     if config.alerts.notifier == "smtp" and not config.alerts.smtp_to:
         problems.append("alerts.smtp_to: needs an address with alerts.notifier: smtp")
+    summary = (config.reports.summary_database, config.reports.summary_table)
+    if summary in tables:
+        problems.append(f"reports.summary_table: {'.'.join(summary)} is {tables[summary]}'s table too")
     return problems
 
 
@@ -443,13 +640,14 @@ def parse_config(raw: Any, source: str = "<memory>") -> DatalakeConfig:
     ``<key path>: <rule>, got <value>``.
     """
     problems: list[str] = []
+    raw, overridden = _with_prices(raw)
     config = _build(DatalakeConfig, raw, "", problems)
     if config is not None:
         problems += _cross_checks(config)
     if problems:
         count = f"{len(problems)} problems: " if len(problems) > 1 else ""
         raise ConfigError(f"{source}: {count}{'; '.join(problems)}", tuple(problems))
-    return replace(config, source=source)
+    return replace(config, source=source, prices_overridden=overridden)
 
 
 def config_path() -> Path:

@@ -49,6 +49,7 @@ PRE_IMPORTS = (
     "datalake.events",
     "datalake.inventory.tasks",
     "datalake.reports.operators",
+    "datalake.reports.history",
     "datalake.reports.tasks",
     "datalake.strava.tasks",
 )

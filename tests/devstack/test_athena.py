@@ -183,6 +183,29 @@ def test_url_decode_decodes_as_trino_with_plus_as_a_space(athena: Athena) -> Non
     assert rows == [["photos/2024/a b+c%.jpg", "café menu/", "%41", None]]
 
 
+def test_length_of_to_utf8_counts_bytes_as_trino(athena: Athena) -> None:
+    # a delete marker is billed for its key's UTF-8 bytes: 'é' is two, '€' three
+    rows = athena.rows("SELECT length(to_utf8('café/€')), length('café/€'), length(to_utf8(NULL))")
+    assert rows == [["9", "6", None]]
+
+
+def test_a_window_over_versions_gives_each_the_time_its_key_was_next_written(
+    athena: Athena, inventory: str
+) -> None:
+    rows = athena.rows(
+        f"""SELECT key, version_id,
+                   lag(last_modified_date) OVER (PARTITION BY key ORDER BY last_modified_date DESC) AS next
+            FROM {inventory} WHERE dt = '2021-05-05-01-00' AND key IN ('c.jpg', 'e.mov')
+            ORDER BY key, version_id"""
+    )
+    assert rows == [
+        ["c.jpg", "v1", "1700000000000"],
+        ["c.jpg", "v2", None],
+        ["e.mov", "v2", "1690000000000"],
+        ["e.mov", "v3", None],
+    ]
+
+
 def test_non_current_versions_are_listed(athena: Athena, inventory: str) -> None:
     rows = athena.rows(
         f"""WITH versions AS (
@@ -386,6 +409,35 @@ def test_query_on_one_of_ten_partitions_scans_only_that_partition(
     assert scanned() == sum(scanned(f"WHERE dt = '{dt}'") for dt in sizes)
 
 
+def test_the_local_athena_says_which_partitions_and_columns_a_query_read(
+    athena: Athena, names: dict[str, str], local_aws: str
+) -> None:
+    """Not an Athena action: LocalGetQueryReads, what tests use to check a query reads only what it should."""
+    import urllib.request
+
+    database = names["database"]
+    query_id = athena.run(f"SELECT sum(size) FROM {database}.media_daily WHERE dt = '2021-05-05-01-00'")[
+        "QueryExecutionId"
+    ]
+    request = urllib.request.Request(  # noqa: S310 - the local endpoint
+        local_aws,
+        data=json.dumps({"QueryExecutionId": query_id}).encode(),
+        headers={
+            "X-Amz-Target": "AmazonAthena.LocalGetQueryReads",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        (read,) = json.loads(answer.read())["Reads"]
+    execution = athena.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    assert read == {
+        "table": f"{database}.media_daily",
+        "columns": ["size", "dt"],
+        "partitions": [["2021-05-05-01-00"]],
+        "bytes": execution["Statistics"]["DataScannedInBytes"],
+    }
+
+
 def test_large_objects_and_files_without_dictionaries_read_like_the_rest(
     athena: Athena, names: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,6 +504,38 @@ def test_partition_projection_enumerates_dates_without_glue_partitions(
     assert athena.rows(f"SELECT count(*) FROM {database}.projected WHERE dt >= '2024-03-01'") == [["8"]]
     assert (
         boto3.client("glue").get_partitions(DatabaseName=database, TableName="projected")["Partitions"] == []
+    )
+
+
+def test_an_injected_projected_key_takes_the_values_the_query_names(
+    athena: Athena, names: dict[str, str]
+) -> None:
+    s3, database, bucket = boto3.client("s3"), names["database"], names["bucket"]
+    for owner, day, rows in (
+        ("a", "2024-03-01", OBJECTS[:3]),
+        ("b", "2024-03-01", OBJECTS[3:]),
+        ("a", "2024-03-02", OBJECTS[3:]),
+    ):
+        key = f"injected/owner={owner}/day={day}/part.parquet"
+        s3.put_object(Bucket=bucket, Key=key, Body=_inventory_parquet(rows))
+    athena.run(
+        f"""CREATE EXTERNAL TABLE {database}.injected ({INVENTORY_COLUMNS})
+        PARTITIONED BY (owner string, day string)
+        STORED AS PARQUET LOCATION 's3://{bucket}/injected/'
+        TBLPROPERTIES ('projection.enabled' = 'true', 'projection.owner.type' = 'injected',
+                       'projection.day.type' = 'date', 'projection.day.format' = 'yyyy-MM-dd',
+                       'projection.day.range' = '2024-02-28,NOW', 'projection.day.interval.unit' = 'DAYS',
+                       'storage.location.template' = 's3://{bucket}/injected/owner=${{owner}}/day=${{day}}/')"""
+    )
+    table = f"{database}.injected"
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner = 'a' AND day = '2024-03-01'") == [["3"]]
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner = 'a' AND day >= '2024-03-01'") == [["8"]]
+    assert athena.rows(f"SELECT count(*) FROM {table} WHERE owner IN ('a', 'b') AND day = '2024-03-01'") == [
+        ["8"]
+    ]
+    failed = athena.run(f"SELECT count(*) FROM {table} WHERE day = '2024-03-01'", state="FAILED")
+    assert failed["Status"]["StateChangeReason"].startswith(
+        "CONSTRAINT_VIOLATION: For the injected projected partition column owner, the WHERE clause"
     )
 
 

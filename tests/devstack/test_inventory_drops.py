@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import re
 import uuid
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datalake.inventory.manifest import KNOWN_FIELDS, schema_columns
-from devstack.inventory_drops import DEFAULT_FIELDS, Drop, generate_objects, main, write_drop
+from devstack.inventory_drops import DEFAULT_FIELDS, Drop, generate_objects, main, planted_anomaly, write_drop
 
 DAY = date(2026, 11, 20)
 SOURCE = "media-prod"
@@ -164,6 +165,57 @@ def test_the_objects_look_like_a_real_versioned_bucket():
     assert {"SSE-S3", "SSE-KMS", "NOT-SSE"} <= {r["encryption_status"] for r in rows}
     latest = [r["key"] for r in rows if r["is_latest"]]
     assert len(latest) == len(set(latest))  # one current version (or delete marker) per key
+
+
+def test_a_sync_tool_leaves_delete_markers_with_no_versions_behind_them():
+    rows = generate_objects(DAY, n=2000).to_pylist()
+    keys: dict[str, list[dict]] = {}
+    for r in rows:
+        keys.setdefault(r["key"], []).append(r)
+    lone = {k for k, versions in keys.items() if all(v["is_delete_marker"] for v in versions)}
+    assert lone
+    assert {k.split("/")[0] for k in lone} == {"tmp"}
+    assert len(lone) < sum(r["is_delete_marker"] for r in rows)  # most markers have versions behind them
+
+
+def test_prefixes_no_rule_covers_keep_old_objects_in_standard_and_old_non_current_versions():
+    rows = generate_objects(DAY, n=2000).to_pylist()
+    day_ms = datetime(2026, 11, 20, tzinfo=UTC).timestamp() * 1000
+    old = [
+        r
+        for r in rows
+        if r["key"].startswith(("legal/", "shared/")) and r["is_latest"] and not r["is_delete_marker"]
+    ]
+    assert old
+    assert {r["storage_class"] for r in old} == {"STANDARD"}
+    assert any(day_ms - r["last_modified_date"].timestamp() * 1000 > 365 * 86_400_000 for r in old)
+    # a version became non-current when the next newer row of its key was written: older than the
+    # lifecycle's 30 days only where no rule expires them
+    keys: dict[str, list[dict]] = {}
+    for r in rows:
+        keys.setdefault(r["key"], []).append(r)
+    kept = set()
+    for versions in keys.values():
+        versions.sort(key=lambda r: r["last_modified_date"], reverse=True)
+        for newer, r in itertools.pairwise(versions):
+            if day_ms - newer["last_modified_date"].timestamp() * 1000 >= 31 * 86_400_000:
+                kept.add(r["key"].split("/")[0] + "/")
+    assert kept == {"exports/", "shared/"}
+
+
+def test_the_planted_anomaly_is_large_unencrypted_standard_and_new():
+    planted = planted_anomaly(DAY).to_pylist()
+    assert len(planted) == 120
+    assert {(r["storage_class"], r["encryption_status"], r["is_latest"]) for r in planted} == {
+        ("STANDARD", "NOT-SSE", True)
+    }
+    ordinary = generate_objects(DAY, n=2000).to_pylist()
+    stored = sum(r["size"] for r in ordinary if r["is_latest"] and not r["is_delete_marker"])
+    assert sum(r["size"] for r in planted) > 0.2 * stored  # more than the report's default share
+    assert not {r["key"] for r in planted} & {r["key"] for r in ordinary}
+    drop_ms = datetime(2026, 11, 20, 1, tzinfo=UTC).timestamp() * 1000
+    assert all(drop_ms - 86_400_000 < r["last_modified_date"].timestamp() * 1000 < drop_ms for r in planted)
+    assert planted_anomaly(DAY).equals(planted_anomaly(DAY))
 
 
 def test_a_current_versions_report_has_no_version_rows():

@@ -1,16 +1,19 @@
 """Fixtures of the report tests: inventory and Strava tables with known contents on the local AWS.
 
-The data are generated here, the expected answers are computed from the same pyarrow tables in
-plain Python, and the tables are created through the stack's Athena with the DDL below.
+The data are generated here (or by the embedded stack's simulated bucket, ``devstack.inventory_drops``),
+the expected answers are computed from the same pyarrow tables in plain Python (``expected.py``), and the
+tables are created through the stack's Athena with the DDL below or the inventory DAG's own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import random
 import time
-from datetime import UTC, datetime, timedelta
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -19,8 +22,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from datalake.config import get_config
-from datalake.reports.queries import fetch_results
+from datalake.config import DatalakeConfig, InventoryConfig, get_config
+from datalake.inventory import ddl, partitions
+from datalake.inventory.manifest import schema_columns
+from datalake.reports import history
+from datalake.reports.queries import fetch_results, render_query
+from devstack.inventory_drops import (
+    DEFAULT_FIELDS,
+    Drop,
+    generate_objects,
+    planted_anomaly,
+    write_config_drop,
+)
 
 BUCKET = "reports-test-data"
 INVENTORY_DB = "s3_inventory_reports_test"
@@ -180,8 +193,22 @@ class Athena:
     """Runs SQL on the stack's Athena and returns typed rows (the report's own reader)."""
 
     def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
         self.client = boto3.client("athena", endpoint_url=endpoint_url, region_name="us-east-1")
         self.output = f"s3://{BUCKET}/athena-results/"
+
+    def reads(self, query_execution_id: str) -> list[dict[str, Any]]:
+        """What the local Athena says a finished query read: per table, its partitions and bytes."""
+        request = urllib.request.Request(  # noqa: S310 - the local endpoint, http://127.0.0.1
+            self.endpoint_url,
+            data=json.dumps({"QueryExecutionId": query_execution_id}).encode(),
+            headers={
+                "X-Amz-Target": "AmazonAthena.LocalGetQueryReads",
+                "Content-Type": "application/x-amz-json-1.1",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())["Reads"]
 
     def run(self, sql: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # rows, QueryExecution
         qid = self.client.start_query_execution(
@@ -259,7 +286,118 @@ def strava_table(s3: Any, athena: Athena, glue: Any) -> pa.Table:
 
 @pytest.fixture(scope="session")
 def test_config() -> Any:
+    """The configuration with the test tables, a daily storage summary and an alert topic of their own."""
     config = get_config()
     inventory = dataclasses.replace(config.inventories[0], database=INVENTORY_DB, table="media_daily")
     strava = dataclasses.replace(config.strava, database=STRAVA_DB, table="activities")
-    return dataclasses.replace(config, inventories=(inventory,), strava=strava)
+    reports = dataclasses.replace(
+        config.reports, summary_database="reports_test_summary", summary_prefix="summary-test"
+    )
+    alerts = dataclasses.replace(
+        config.alerts, notifier="sns", sns_topic_arn="arn:aws:sns:us-east-1:123456789012:reports-test-alerts"
+    )
+    return dataclasses.replace(
+        config, inventories=(inventory,), strava=strava, reports=reports, alerts=alerts
+    )
+
+
+# -- the simulated bucket's drops, for the cost, savings and history summaries ------------------------------
+SIMULATED_DB = "s3_inventory_simulated"
+SIMULATED_DAYS = (date(2026, 11, 19), date(2026, 11, 20))  # the second with the planted anomaly
+NO_TIER_FIELDS = tuple(f for f in DEFAULT_FIELDS if f != "intelligent_tiering_access_tier")
+
+
+def simulated_inventory(config: DatalakeConfig, variant: str, fmt: str = "Parquet") -> InventoryConfig:
+    """The inventory configuration of one table of simulated drops (``variant`` names it)."""
+    return dataclasses.replace(
+        config.inventories[0],
+        name=f"sim_{variant}",
+        destination_bucket=BUCKET,
+        destination_prefix="simulated",
+        config_id=variant.replace("_", "-"),
+        database=SIMULATED_DB,
+        table=f"sim_{variant}",
+        format=fmt,
+        partition_projection=False,
+    )
+
+
+def simulated_rows(day: date, fields: tuple[str, ...] = DEFAULT_FIELDS) -> pa.Table:
+    """The simulated bucket's report of ``day``; the last day also lists the planted anomaly."""
+    rows = generate_objects(day, fields=fields)
+    if day == SIMULATED_DAYS[-1]:
+        rows = pa.concat_tables([rows, planted_anomaly(day, fields=fields)])
+    return rows
+
+
+def land(s3: Any, glue: Any, athena: Athena, inv: InventoryConfig, day: date, table: pa.Table) -> Drop:
+    """A drop in Amazon's layout, its table and partition made as the inventory DAG makes them."""
+    drop = write_config_drop(s3, inv, day, fmt=inv.format, files=2, table=table)
+    columns = schema_columns(inv.format, drop.manifest["fileSchema"])
+    athena.run(f"CREATE DATABASE IF NOT EXISTS {SIMULATED_DB}")
+    athena.run(ddl.render("create_table.sql", inv, drop={"columns": columns}))
+    partitions.add_partition(glue, inv, drop.dt, columns)
+    return drop
+
+
+@pytest.fixture(scope="session")
+def simulated_config(test_config: DatalakeConfig) -> DatalakeConfig:
+    """The test configuration with the simulated bucket as its inventory."""
+    return dataclasses.replace(test_config, inventories=(simulated_inventory(test_config, "daily"),))
+
+
+@pytest.fixture(scope="session")
+def simulated(s3: Any, glue: Any, athena: Athena, simulated_config: DatalakeConfig) -> dict[str, Any]:
+    """The drops of SIMULATED_DAYS as Parquet ("daily"), and of the last day as CSV, ORC and a Parquet
+    report without the Intelligent-Tiering tier column: variant -> {"inventory", "drops": {day: Drop}}."""
+    found: dict[str, Any] = {}
+    daily = simulated_config.inventories[0]
+    found["daily"] = {
+        "inventory": daily,
+        "drops": {day: land(s3, glue, athena, daily, day, simulated_rows(day)) for day in SIMULATED_DAYS},
+    }
+    last = SIMULATED_DAYS[-1]
+    for variant, fmt, fields in (
+        ("csv", "CSV", DEFAULT_FIELDS),
+        ("orc", "ORC", DEFAULT_FIELDS),
+        ("no_tiers", "Parquet", NO_TIER_FIELDS),
+    ):
+        inv = simulated_inventory(simulated_config, variant, fmt)
+        found[variant] = {
+            "inventory": inv,
+            "drops": {last: land(s3, glue, athena, inv, last, simulated_rows(last, fields))},
+        }
+    return found
+
+
+@pytest.fixture(scope="session")
+def summary_table(athena: Athena, s3: Any, test_config: DatalakeConfig) -> str:
+    """The daily storage summary's table, made by the DAG's own DDL, in the reports bucket: its name."""
+    s3.create_bucket(Bucket=test_config.reports.bucket)
+    params = {"params": history.table_params(test_config)}
+    for name in ("daily_storage_create_database", "daily_storage_create_table"):
+        athena.run(render_query(name, params))
+    return f"{test_config.reports.summary_database}.{test_config.reports.summary_table}"
+
+
+def summarise(
+    config: DatalakeConfig, day: str, run_id: str, s3: Any, glue: Any, athena: Athena
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A summaries run of ``day`` as the DAG makes it, without a scheduler: the plan, every summary query
+    on the stack's Athena, then the publish task's work (``operators.publish``): (plan, document)."""
+    from datalake.reports.operators import publish
+    from datalake.reports.plan import plan_summaries
+    from datalake.reports.tasks import query_groups
+
+    plan = plan_summaries(config, s3, glue, day=day)
+    outputs: dict[str, dict[str, Any]] = {}
+    for source, queries in query_groups(config).items():
+        values = plan["sources"][source]["values"]
+        outputs[source] = {
+            q.name: {"query_execution_id": athena.run(render_query(q, values))[1]["QueryExecutionId"]}
+            if values
+            else None
+            for q in queries
+        }
+    document, _ = publish(plan, outputs, config, failures={}, run_id=run_id, athena_client=athena.client)
+    return plan, document

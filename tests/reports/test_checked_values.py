@@ -39,9 +39,9 @@ def test_a_table_name_must_be_a_plain_identifier_to_the_end(test_config, table):
 def test_a_partition_value_must_be_the_whole_value(test_config):
     inventory = test_config.inventories[0]
     with pytest.raises(ValueError, match="partition dt"):
-        inventory_values(inventory, "2026-11-20-01-00\n", None)
+        inventory_values(test_config, inventory, "2026-11-20-01-00\n", None)
     with pytest.raises(ValueError, match="previous partition dt"):
-        inventory_values(inventory, "2026-11-20-01-00", "2026-11-19-01-00' OR '1'='1")
+        inventory_values(test_config, inventory, "2026-11-20-01-00", "2026-11-19-01-00' OR '1'='1")
 
 
 @pytest.mark.parametrize("value", ["2026-11-20\n", "2026-02-30", "٢٠٢٦-11-20"])
@@ -125,7 +125,7 @@ def test_an_edited_plan_is_refused_naming_the_value_at_fault(dagbag, edit, messa
 
 def test_an_edited_partition_value_is_refused_naming_it(dagbag):
     inventory = get_config().inventories[0]
-    values = inventory_values(inventory, "2026-11-20-01-00", "2026-11-19-01-00")
+    values = inventory_values(get_config(), inventory, "2026-11-20-01-00", "2026-11-19-01-00")
     source = f"inventory_{inventory.name}"
     for key in ("dt", "previous_dt"):
         edited = {**values, key: "2026-11-19-01-00' OR '1'='1"}

@@ -17,6 +17,7 @@ import boto3
 import pyarrow as pa
 import pytest
 
+from datalake.config import get_config
 from datalake.inventory import ddl, partitions
 from datalake.inventory.manifest import schema_columns
 from datalake.reports.queries import inventory_values, render_query
@@ -79,7 +80,7 @@ def _catalogued(s3: Any, athena: Any, test_config: Any, fmt: str, objects: list[
 
 
 def _summaries(athena: Any, inv: Any, dt: str) -> dict[str, list[dict[str, Any]]]:
-    values = inventory_values(inv, dt, None)
+    values = inventory_values(get_config(), inv, dt, None)
     names = ("inventory_storage_classes", "inventory_prefixes")
     return {name: athena.run(render_query(name, values))[0] for name in names}
 
@@ -135,7 +136,7 @@ def test_the_report_of_a_csv_inventory_shows_the_decoded_keys(csv_drop, athena):
             "inventory_keys_csv": {
                 "kind": "inventory",
                 "title": "Storage: s3://media-prod (keys_csv)",
-                "values": inventory_values(inv, drop.dt, None),
+                "values": inventory_values(get_config(), inv, drop.dt, None),
                 "results": _summaries(athena, inv, drop.dt),
             }
         },

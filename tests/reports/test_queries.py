@@ -43,9 +43,13 @@ def inv(test_config):
     return test_config.inventories[0]
 
 
-def test_storage_classes_count_objects_bytes_folders_and_oldest_newest(athena, inventory_tables, inv):
+def test_storage_classes_count_objects_bytes_folders_and_oldest_newest(
+    athena, inventory_tables, inv, test_config
+):
     rows = inventory_tables[DAY_2].to_pylist()
-    result, _ = athena.run(render_query("inventory_storage_classes", inventory_values(inv, DAY_2, DAY_1)))
+    result, _ = athena.run(
+        render_query("inventory_storage_classes", inventory_values(test_config, inv, DAY_2, DAY_1))
+    )
     got = {r["storage_class"]: r for r in result}
     expected = per_class(rows)
     assert {k: {"objects": v["objects"], "bytes": v["bytes"]} for k, v in got.items()} == expected
@@ -63,9 +67,13 @@ def test_storage_classes_count_objects_bytes_folders_and_oldest_newest(athena, i
     assert "2021-05-04 16:56:41 UTC" in {utc_timestamp(r["oldest_modified"]) for r in result}
 
 
-def test_versions_count_noncurrent_versions_and_delete_markers_with_bytes(athena, inventory_tables, inv):
+def test_versions_count_noncurrent_versions_and_delete_markers_with_bytes(
+    athena, inventory_tables, inv, test_config
+):
     rows = inventory_tables[DAY_2].to_pylist()
-    result, _ = athena.run(render_query("inventory_versions", inventory_values(inv, DAY_2, DAY_1)))
+    result, _ = athena.run(
+        render_query("inventory_versions", inventory_values(test_config, inv, DAY_2, DAY_1))
+    )
     noncurrent = [r for r in rows if not r["is_latest"] and not r["is_delete_marker"]]
     markers = [r for r in rows if r["is_delete_marker"]]
     assert noncurrent
@@ -82,15 +90,16 @@ def test_versions_count_noncurrent_versions_and_delete_markers_with_bytes(athena
     ]
 
 
-def test_encryption_and_prefixes_split_the_bytes(athena, inventory_tables, inv):
+def test_encryption_and_prefixes_split_the_bytes(athena, inventory_tables, inv, test_config):
     rows = current(inventory_tables[DAY_2].to_pylist())
-    values = inventory_values(inv, DAY_2, DAY_1)
+    values = inventory_values(test_config, inv, DAY_2, DAY_1)
     encryption, _ = athena.run(render_query("inventory_encryption", values))
-    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    expected: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
-        expected[r["encryption_status"]][0] += 1
-        expected[r["encryption_status"]][1] += r["size"]
-    assert {r["encryption_status"]: [r["objects"], r["bytes"]] for r in encryption} == dict(expected)
+        expected[(r["storage_class"], r["encryption_status"])][0] += 1
+        expected[(r["storage_class"], r["encryption_status"])][1] += r["size"]
+    got = {(r["storage_class"], r["encryption_status"]): [r["objects"], r["bytes"]] for r in encryption}
+    assert got == dict(expected)
 
     prefixes, _ = athena.run(render_query("inventory_prefixes", values))
     by_prefix: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -102,39 +111,11 @@ def test_encryption_and_prefixes_split_the_bytes(athena, inventory_tables, inv):
     assert [r["bytes"] for r in prefixes] == sorted((r["bytes"] for r in prefixes), reverse=True)
 
 
-def test_day_over_day_compares_with_the_previous_drop(athena, inventory_tables, inv):
-    today, before = (
-        per_class(inventory_tables[DAY_2].to_pylist()),
-        per_class(inventory_tables[DAY_1].to_pylist()),
-    )
-    result, _ = athena.run(render_query("inventory_day_over_day", inventory_values(inv, DAY_2, DAY_1)))
-    zero = {"objects": 0, "bytes": 0}
-    expected = {
-        c: {
-            "objects": today.get(c, zero)["objects"],
-            "previous_objects": before.get(c, zero)["objects"],
-            "objects_change": today.get(c, zero)["objects"] - before.get(c, zero)["objects"],
-            "bytes": today.get(c, zero)["bytes"],
-            "previous_bytes": before.get(c, zero)["bytes"],
-            "bytes_change": today.get(c, zero)["bytes"] - before.get(c, zero)["bytes"],
-        }
-        for c in set(today) | set(before)
-    }
-    assert {r.pop("storage_class"): r for r in result} == expected
-    assert any(v["objects_change"] != 0 for v in expected.values())
-
-
-def test_day_over_day_on_the_first_drop_shows_everything_as_new(athena, inventory_tables, inv):
-    today = per_class(inventory_tables[DAY_1].to_pylist())
-    result, _ = athena.run(render_query("inventory_day_over_day", inventory_values(inv, DAY_1, None)))
-    assert {r["storage_class"]: (r["previous_objects"], r["objects_change"]) for r in result} == {
-        c: (0, v["objects"]) for c, v in today.items()
-    }
-
-
-def test_a_summary_reads_only_its_partition(athena, inventory_tables, inv, s3):
+def test_a_summary_reads_only_its_partition(athena, inventory_tables, inv, s3, test_config):
     """Bytes scanned by one drop's summary stay below that drop's data (the history is not read)."""
-    _, execution = athena.run(render_query("inventory_storage_classes", inventory_values(inv, DAY_2, DAY_1)))
+    _, execution = athena.run(
+        render_query("inventory_storage_classes", inventory_values(test_config, inv, DAY_2, DAY_1))
+    )
     scanned = execution["Statistics"]["DataScannedInBytes"]
     one_drop = s3.head_object(Bucket=BUCKET, Key=f"media_daily/dt={DAY_2}/part-0.parquet")["ContentLength"]
     assert 0 < scanned <= one_drop

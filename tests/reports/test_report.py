@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import pytest
 
-from datalake.reports.document import build_report
-from datalake.reports.plan import plan_summaries
-from datalake.reports.queries import INVENTORY_QUERIES, STRAVA_QUERIES, render_query
+from datalake.reports.queries import INVENTORY_QUERIES
 from datalake.reports.render import NO_DATA, render_report
-from datalake.reports.store import ReportStore
 
-from .conftest import DAY_1, DAY_2
-
-
-@pytest.fixture(scope="module")
-def aws_connection(local_aws: str) -> Any:
-    """``aws_default`` pointing at the local AWS, as the embedded stack defines it."""
-    conn = json.dumps({"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}})
-    saved = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = conn
-    try:
-        yield conn
-    finally:
-        if saved is None:
-            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
-        else:
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = saved
+from .conftest import DAY_1, DAY_2, summarise
 
 
 @pytest.fixture(scope="module")
-def landed(s3, inventory_tables, strava_table, test_config) -> None:
-    """The drops' hive folders where the plan looks for them, and the reports bucket."""
+def landed(s3, inventory_tables, strava_table, test_config, summary_table) -> None:
+    """The drops' hive folders where the plan looks for them, the reports bucket and the summary table."""
     inv = test_config.inventories[0]
     s3.create_bucket(Bucket=inv.destination_bucket)
     for dt in (DAY_1, DAY_2):
@@ -45,33 +25,19 @@ def landed(s3, inventory_tables, strava_table, test_config) -> None:
 
 
 def report_for(day: str, test_config, s3, athena, glue) -> tuple[dict[str, Any], str]:
-    plan = plan_summaries(test_config, s3, glue, day=day)
-    outputs: dict[str, dict[str, Any]] = {}
-    for source, entry in plan["sources"].items():
-        queries = STRAVA_QUERIES if entry["kind"] == "strava" else INVENTORY_QUERIES
-        outputs[source] = {}
-        for query in queries:
-            if entry["values"] is None:
-                outputs[source][query.name] = None
-                continue
-            _, execution = athena.run(render_query(query, entry["values"]))
-            outputs[source][query.name] = {"query_execution_id": execution["QueryExecutionId"]}
-    store = ReportStore(test_config)
-    document = build_report(plan, outputs, athena.client, store)
-    html = render_report(document)
-    store.write(day, html, document)
-    return document, html
+    _, document = summarise(test_config, day, f"report__{day}", s3, glue, athena)
+    return document, render_report(document)
 
 
 def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop(
-    aws_connection, landed, test_config, s3, athena, glue
+    landed, test_config, s3, athena, glue
 ):
     document, html = report_for("2026-11-20", test_config, s3, athena, glue)
     inventory = document["sources"]["inventory_media_daily"]
     assert inventory["values"]["dt"] == DAY_2
     assert inventory["values"]["previous_dt"] == DAY_1
     assert "Data lake report for 2026-11-20" in html
-    assert f"compared with dt={DAY_1}" in html
+    assert f"Inventory drop dt={DAY_2};" in html
     assert "2021-05-04 16:56:41 UTC" in html
     assert 'aria-label="Bytes per storage class"' in html
     assert 'aria-label="Weekly distance by sport type"' in html
@@ -85,18 +51,15 @@ def test_a_normal_day_shows_charts_tables_and_the_change_since_the_previous_drop
     ].read()
 
 
-def test_the_first_day_has_no_previous_drop_and_says_so(
-    aws_connection, landed, test_config, s3, athena, glue
-):
+def test_the_first_day_has_no_previous_drop_and_says_so(landed, test_config, s3, athena, glue):
     document, html = report_for("2026-11-19", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"]["previous_dt"] == ""
-    assert "first drop: there is no previous drop to compare with" in html
+    assert document["sources"]["inventory_media_daily"]["insights"]["previous"] is None
+    assert "the first day in the daily storage summary: there is no earlier day to compare with" in html
     assert NO_DATA not in html
 
 
-def test_a_day_without_data_renders_no_data_instead_of_failing(
-    aws_connection, landed, test_config, s3, athena, glue
-):
+def test_a_day_without_data_renders_no_data_instead_of_failing(landed, test_config, s3, athena, glue):
     document, html = report_for("2024-06-01", test_config, s3, athena, glue)
     assert document["sources"]["inventory_media_daily"]["values"] is None
     assert html.count(NO_DATA) == 2  # storage and training
@@ -119,13 +82,15 @@ def test_a_drop_with_no_objects_renders_no_data():
     assert "lists no objects" in html
 
 
-def test_the_growth_chart_uses_the_stored_reports_of_earlier_days(
-    aws_connection, landed, test_config, s3, athena, glue
+def test_the_growth_chart_and_the_change_come_from_the_summary_table_of_earlier_days(
+    landed, test_config, s3, athena, glue
 ):
     report_for("2026-11-19", test_config, s3, athena, glue)
     document, html = report_for("2026-11-20", test_config, s3, athena, glue)
-    days = [p["day"] for p in document["history"]["inventory_media_daily"]]
-    assert days == ["2026-11-19", "2026-11-20"]
+    insights = document["sources"]["inventory_media_daily"]["insights"]
+    assert [p["day"] for p in insights["trend"]] == ["2026-11-19", "2026-11-20"]
+    assert insights["previous"] == {"day": "2026-11-19", "dt": DAY_1}
+    assert f"compared with 2026-11-19 (drop dt={DAY_1}) in the daily storage summary" in html
     assert 'aria-label="Bytes stored per day"' in html
 
 

@@ -9,13 +9,19 @@ import jinja2
 import pytest
 import sqlglot
 
-from datalake.config import SQL_DIR
+from datalake.config import SQL_DIR, get_config
+from datalake.reports.history import table_params
+from datalake.reports.queries import inventory_values
 
 SQL_FILES = sorted(SQL_DIR.rglob("*.sql"))
 OPAQUE_ATHENA_STATEMENTS = {"MSCK REPAIR"}
 
-# What Airflow's context would give the templates: values of the right shape, not real ones.
-SAMPLE = {
+# What Airflow's context would give the templates: values of the right shape, not real ones (the inventory
+# summaries' own values, the billing rules and savings settings of the shipped configuration among them).
+_CONFIG = get_config()
+SAMPLE = inventory_values(
+    _CONFIG, _CONFIG.inventories[0], "2026-11-20-01-00", "2026-11-19-01-00", tiers=True
+) | {
     "database": "sample_db",
     "table": "sample_table",
     "dt": "2026-11-20-01-00",
@@ -42,6 +48,7 @@ SAMPLE = {
         "validate_task": "validate_drop",
         "partition_projection": True,  # renders the optional TBLPROPERTIES of create_table.sql too
         "projection_start": "2026-01-01-00-00",
+        "columns": table_params(_CONFIG)["columns"],
     },
 }
 
@@ -74,10 +81,12 @@ def test_there_are_sql_files_in_every_domain():
     assert {"summaries", "inventory", "strava"} <= domains
 
 
+@pytest.mark.parametrize("tiers", ["yes", ""])
 @pytest.mark.parametrize("report_format", ["Parquet", "CSV", "ORC"])
 @pytest.mark.parametrize("path", SQL_FILES, ids=[p.relative_to(SQL_DIR).as_posix() for p in SQL_FILES])
-def test_sql_file_parses_in_athena_dialect(path: Path, report_format: str):
-    sql = render(path, format=report_format)  # the inventory summaries differ per report format
+def test_sql_file_parses_in_athena_dialect(path: Path, report_format: str, tiers: str):
+    # the inventory summaries differ per report format, and with the Intelligent-Tiering tier column
+    sql = render(path, format=report_format, tiers=tiers)
     statements = [s for s in sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE) if s]
     assert len(statements) == 1, f"{path}: expected one statement, got {len(statements)}"
     statement = statements[0]

@@ -9,9 +9,10 @@ skips its queries. A query that fails leaves its reason in an XCom and sends no 
 publish task reports it (``alerted_by``).
 
 ``PublishReportOperator`` runs whatever happened to the queries: it reads every result back
-(GetQueryResults), renders the page and stores it, a failed query's section saying which summary failed
-and why; then it fails, naming those sections, so that the run alerts once. Its ``Daily report`` button
-opens that day's page on the Reports page of the Airflow UI.
+(GetQueryResults), writes each inventory's rows of the day to the daily storage summary
+(``datalake.reports.history``), renders the page and stores it, a failed query's section saying which
+summary failed and why; then it fails, naming those sections, so that the run alerts once. Its
+``Daily report`` button opens that day's page on the Reports page of the Airflow UI.
 
 The DAG file imports this module at parse time: the plan, the report document, the renderer and the
 report store are imported by the code that runs in the task.
@@ -19,6 +20,7 @@ report store are imported by the code that runs in the task.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -28,6 +30,8 @@ from datalake import aws
 from datalake.athena import IdempotentAthenaOperator
 from datalake.config import DatalakeConfig, get_config
 from datalake.reports.queries import QUERIES, SummaryQuery, check_query_execution_id
+
+log = logging.getLogger(__name__)
 
 REPORTS_URL_PREFIX = "/reports"
 PUBLISH_TASK_ID = "publish_report"
@@ -159,10 +163,7 @@ class PublishReportOperator(BaseOperator):
 
     def execute(self, context: Any) -> str:
         from datalake.alerts import one_line
-        from datalake.reports.document import build_report
         from datalake.reports.plan import checked_plan
-        from datalake.reports.render import render_report
-        from datalake.reports.store import ReportStore
 
         config = get_config()
         ti = context["ti"]
@@ -178,12 +179,8 @@ class PublishReportOperator(BaseOperator):
                 if summarised and output is None:
                     reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_KEY)
                     failures.setdefault(source, {})[name] = one_line(reason) if reason else NO_RESULT
-        store = ReportStore(config)
-        document = build_report(plan, outputs, aws.athena(config), store, failures=failures)
-        html = render_report(document)
-        url = store.write(plan["day"], html, document)
+        _, url = publish(plan, outputs, config, failures=failures, run_id=context["run_id"])
         self.report_day = plan["day"]
-        self.log.info("Report for %s written to %s (%d bytes of HTML)", plan["day"], url, len(html))
         if failures:
             raise AirflowFailException(failed_sections(plan, failures, url))
         return plan["day"]
@@ -199,6 +196,39 @@ class PublishReportOperator(BaseOperator):
             output.get("query_execution_id"), f"the query_execution_id of {task_id} (XCom)"
         )
         return output
+
+
+def publish(
+    plan: dict[str, Any],
+    outputs: dict[str, dict[str, Any]],
+    config: DatalakeConfig,
+    *,
+    failures: dict[str, dict[str, str]],
+    run_id: str,
+    athena_client: Any = None,
+) -> tuple[dict[str, Any], str]:
+    """What the publish task does with the checked plan and the query outputs: the report document,
+    each inventory's rows of the day written to the daily storage summary, then the page and the
+    document stored. Returns the document and the page's URL."""
+    from datalake.reports.document import build_report
+    from datalake.reports.history import SummaryTable
+    from datalake.reports.render import render_report
+    from datalake.reports.store import ReportStore
+
+    day = plan["day"]
+    store = ReportStore(config)
+    athena_client = athena_client or aws.athena(config)
+    document = build_report(plan, outputs, athena_client, store, config, failures=failures, run_id=run_id)
+    summary = SummaryTable(config)
+    for source in document["sources"].values():
+        rows = (source.get("insights") or {}).get("summary_rows")
+        if rows:
+            written = summary.write(day, source["inventory"], rows)
+            log.info("%d rows of the daily storage summary written to %s", len(rows), written)
+    html = render_report(document)
+    url = store.write(day, html, document)
+    log.info("Report for %s written to %s (%d bytes of HTML)", day, url, len(html))
+    return document, url
 
 
 def failed_sections(plan: dict[str, Any], failures: dict[str, dict[str, str]], url: str) -> str:

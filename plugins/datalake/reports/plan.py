@@ -37,6 +37,7 @@ from datalake.config import DatalakeConfig, InventoryConfig
 from datalake.inventory.layout import check_dt, partitions_since
 from datalake.reports.queries import (
     STRAVA_SOURCE,
+    TIERS_COLUMN,
     check_day,
     inventory_source,
     inventory_values,
@@ -114,13 +115,18 @@ def triggering_dts(triggering_asset_events: Any, config: DatalakeConfig) -> dict
 
 
 # -- what the Glue Data Catalog holds -----------------------------------------------------------------------
+def table_columns(glue_client: Any, database: str, table: str) -> set[str] | None:
+    """The column names of ``database.table``, None when it does not exist (nor its database)."""
+    try:
+        found = glue_client.get_table(DatabaseName=database, Name=table)["Table"]
+    except glue_client.exceptions.EntityNotFoundException:
+        return None
+    return {column["Name"].lower() for column in found.get("StorageDescriptor", {}).get("Columns", [])}
+
+
 def has_table(glue_client: Any, database: str, table: str) -> bool:
     """Whether ``database.table`` exists (a missing database is no table either)."""
-    try:
-        glue_client.get_table(DatabaseName=database, Name=table)
-    except glue_client.exceptions.EntityNotFoundException:
-        return False
-    return True
+    return table_columns(glue_client, database, table) is not None
 
 
 def has_partition_between(glue_client: Any, database: str, table: str, first: str, last: str) -> bool:
@@ -165,7 +171,12 @@ def strava_entry(config: DatalakeConfig, glue_client: Any, day: str) -> dict[str
 
 
 def inventory_entry(
-    inventory: InventoryConfig, s3_client: Any, glue_client: Any, day: str, triggered_dt: str | None
+    config: DatalakeConfig,
+    inventory: InventoryConfig,
+    s3_client: Any,
+    glue_client: Any,
+    day: str,
+    triggered_dt: str | None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "kind": "inventory",
@@ -176,15 +187,18 @@ def inventory_entry(
     available = list_partitions(s3_client, inventory, check_day(day))
     dt = choose_partition(available, check_day(day), triggered_dt)
     earlier = [d for d in available if dt and d < dt]
+    columns = table_columns(glue_client, inventory.database, inventory.table) if dt else None
+    tiers = TIERS_COLUMN in (columns or ())
     if dt is None:
         entry["reason"] = f"no inventory drop on or before {day} in {inventory.hive_location}"
-    elif not has_table(glue_client, inventory.database, inventory.table):
+    elif columns is None:
         entry["reason"] = (
             f"no data yet, the {inventory.dag_id} DAG has not run (there is no table "
             f"{inventory.database}.{inventory.table})"
         )
     elif inventory.partition_projection:  # the table reads every drop in its location
-        entry["values"] = inventory_values(inventory, dt, earlier[-1] if earlier else None)
+        previous = earlier[-1] if earlier else None
+        entry["values"] = inventory_values(config, inventory, dt, previous, day=day, tiers=tiers)
     else:
         registered = registered_partitions(glue_client, inventory, [dt, *earlier])
         previous = [d for d in earlier if d in registered]
@@ -194,7 +208,8 @@ def inventory_entry(
                 "not run for it (is it paused?)"
             )
         else:
-            entry["values"] = inventory_values(inventory, dt, previous[-1] if previous else None)
+            before = previous[-1] if previous else None
+            entry["values"] = inventory_values(config, inventory, dt, before, day=day, tiers=tiers)
     if entry["values"] is None:
         log.info("Inventory %s: skipped, %s", inventory.name, entry["reason"])
     else:
@@ -227,7 +242,7 @@ def plan_summaries(
     if sources[STRAVA_SOURCE]["values"] is None:
         log.info("Strava: skipped, %s", sources[STRAVA_SOURCE]["reason"])
     for inventory in config.inventories:
-        entry = inventory_entry(inventory, s3_client, glue_client, day, triggered.get(inventory.name))
+        entry = inventory_entry(config, inventory, s3_client, glue_client, day, triggered.get(inventory.name))
         sources[inventory_source(inventory)] = entry
     return {"day": day, "sources": sources}
 
@@ -301,7 +316,10 @@ def checked_entry(plan: Any, source: str, config: DatalakeConfig) -> dict[str, A
         previous_dt = values.get("previous_dt") or None
         if previous_dt is not None:
             check_dt(previous_dt, f"{where} previous dt")
-        checked = inventory_values(inventory, dt, previous_dt)
+        tiers = values.get("tiers", "")
+        if tiers not in ("yes", ""):
+            raise ValueError(f"{where} tiers must be 'yes' or empty, got {tiers!r}")
+        checked = inventory_values(config, inventory, dt, previous_dt, day=day, tiers=tiers == "yes")
     return {**entry, "values": checked}
 
 

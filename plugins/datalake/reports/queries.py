@@ -1,17 +1,20 @@
 """Which summary queries run, with which values, and how their results are read back.
 
-The SQL lives in ``include/sql/summaries/*.sql`` (Athena's Trino dialect). Each file is a Jinja
-template over a few plain values (the partition ``dt`` and ``previous_dt`` of an inventory drop and its
-report ``format``, the report ``day`` and the windows derived from it for Strava);
-:func:`inventory_values` and :func:`strava_values` compute them, and every value is checked before it
-reaches a SQL literal (``format`` only chooses between two spellings of the key, in the template).
+The SQL lives in ``include/sql/summaries/*.sql`` (Athena's Trino dialect; the inventory summaries share
+the expressions of ``inventory_macros.jinja``). Each file is a Jinja template over plain values: for an
+inventory, the partition ``dt`` of its drop (and ``previous_dt``), its report ``format``, whether the
+report has the Intelligent-Tiering tier column (``tiers``), the price table's billing rules, the savings
+settings and the days of the trend; for Strava, the report ``day`` and the windows derived from it.
+:func:`inventory_values` and :func:`strava_values` compute them from the configuration and the checked
+partition values, so every value is checked before it reaches a SQL literal (``format`` and ``tiers``
+only choose between spellings, in the template).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import jinja2
@@ -50,7 +53,13 @@ INVENTORY_QUERIES: tuple[SummaryQuery, ...] = (
     SummaryQuery("inventory_versions", "Versions and delete markers"),
     SummaryQuery("inventory_encryption", "Encryption"),
     SummaryQuery("inventory_prefixes", "Top-level prefixes"),
-    SummaryQuery("inventory_day_over_day", "Change since the previous drop"),
+    SummaryQuery("inventory_costs", "Storage cost"),
+    SummaryQuery("inventory_savings_standard", "Savings: old objects in STANDARD"),
+    SummaryQuery("inventory_savings_noncurrent", "Savings: expiring non-current versions"),
+    SummaryQuery("inventory_savings_delete_markers", "Savings: delete markers with no versions behind them"),
+    SummaryQuery("inventory_savings_folders", "Savings: zero-byte folder objects"),
+    SummaryQuery("inventory_age_histogram", "Age of the objects"),
+    SummaryQuery("inventory_trend", "The days before (daily storage summary)"),
 )
 STRAVA_QUERIES: tuple[SummaryQuery, ...] = (
     SummaryQuery("strava_weekly", "Weekly training volume"),
@@ -61,6 +70,20 @@ STRAVA_QUERIES: tuple[SummaryQuery, ...] = (
 QUERIES = {query.name: query for query in (*INVENTORY_QUERIES, *STRAVA_QUERIES)}
 
 WEEKS_SHOWN = 12  # weekly volume: this ISO week and the eleven before it
+
+# The age histogram's buckets: (upper edge in days, label, short label); the last bucket has no edge.
+AGE_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
+    (30, "under 30 days", "<30 d"),
+    (90, "30 to 89 days", "30-89 d"),
+    (180, "90 to 179 days", "90-179 d"),
+    (365, "180 to 364 days", "180-364 d"),
+    (730, "1 to 2 years", "1-2 y"),
+    (1825, "2 to 5 years", "2-5 y"),
+    (None, "5 years and more", "5+ y"),
+)
+TIERS_COLUMN = "intelligent_tiering_access_tier"
+_KB = 1024
+_DAY_MS = 86_400_000
 
 
 def inventory_source(inventory: InventoryConfig) -> str:
@@ -83,15 +106,80 @@ def _identifier(value: str, what: str) -> str:
     return value
 
 
-def inventory_values(inventory: InventoryConfig, dt: str, previous_dt: str | None) -> dict[str, str]:
-    """Template values of the inventory summaries: the drop's partition, the one before it, and the
-    report format (CSV reports URL-encode the object keys; the SQL decodes them for CSV only)."""
+def billing_rules(config: DatalakeConfig) -> dict[str, dict[str, int]]:
+    """The price table's billing rules as the SQL applies them: rule -> storage class -> bytes or days,
+    the classes without the rule left out."""
+    rules: dict[str, dict[str, int]] = {
+        "min_bytes": {},
+        "min_days": {},
+        "overhead_bytes": {},
+        "overhead_standard_bytes": {},
+        "monitoring_min_bytes": {},
+    }
+    for storage_class, rule in sorted(config.prices.rules.items()):
+        values = {
+            "min_bytes": round(rule.min_billable_kb * _KB),
+            "min_days": rule.min_days,
+            "overhead_bytes": round(rule.overhead_kb * _KB),
+            "overhead_standard_bytes": round(rule.overhead_standard_kb * _KB),
+            "monitoring_min_bytes": round(rule.monitoring_min_kb * _KB),
+        }
+        for name, value in values.items():
+            if value:
+                rules[name][storage_class] = value
+    return rules
+
+
+def snapshot_ms(dt: str) -> int:
+    """The time of a drop (its ``dt``, YYYY-MM-DD-HH-MM, UTC) in epoch milliseconds: ages are taken there."""
+    moment = datetime.strptime(check_dt(dt), "%Y-%m-%d-%H-%M").replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1000
+
+
+def inventory_values(
+    config: DatalakeConfig,
+    inventory: InventoryConfig,
+    dt: str,
+    previous_dt: str | None,
+    *,
+    day: str | None = None,
+    tiers: bool = False,
+) -> dict[str, Any]:
+    """Template values of the inventory summaries of the report ``day`` (default: the drop's day).
+
+    The drop's partition and the one before it; the report format (CSV reports URL-encode the object
+    keys, the SQL decodes them for CSV only); ``tiers``: the report has the Intelligent-Tiering access
+    tier column; the billing rules and savings settings of the configuration; the summary table and the
+    days of the trend (the ``reports.trend_days`` up to the day before ``day``).
+    """
+    where = f"inventory {inventory.name!r}"
+    dt = check_dt(dt)
+    report_day = check_day(day or dt[:10])
+    savings = config.reports.savings
     return {
-        "database": _identifier(inventory.database, f"inventory {inventory.name!r}: database"),
-        "table": _identifier(inventory.table, f"inventory {inventory.name!r}: table"),
-        "dt": check_dt(dt),
+        "database": _identifier(inventory.database, f"{where}: database"),
+        "table": _identifier(inventory.table, f"{where}: table"),
+        "dt": dt,
         "previous_dt": check_dt(previous_dt, "previous partition dt") if previous_dt else "",
         "format": inventory.format,
+        "tiers": "yes" if tiers else "",
+        "snapshot_ms": snapshot_ms(dt),
+        # non-current since this time or earlier: non-current for savings.noncurrent_age_days or more
+        "noncurrent_before_ms": snapshot_ms(dt) - savings.noncurrent_age_days * _DAY_MS,
+        "rules": billing_rules(config),
+        "savings": {
+            "standard_age_days": savings.standard_age_days,
+            "min_bytes": round(savings.min_object_kb * _KB),
+            "noncurrent_age_days": savings.noncurrent_age_days,
+            "top_prefixes": savings.top_prefixes,
+        },
+        "age_edges": [edge for edge, _, _ in AGE_BUCKETS if edge is not None],
+        "inventory": _identifier(inventory.name, f"{where}: name"),
+        "summary_database": _identifier(config.reports.summary_database, "reports.summary_database"),
+        "summary_table": _identifier(config.reports.summary_table, "reports.summary_table"),
+        "day": report_day.isoformat(),
+        "trend_from": (report_day - timedelta(days=config.reports.trend_days - 1)).isoformat(),
+        "trend_to": (report_day - timedelta(days=1)).isoformat(),
     }
 
 

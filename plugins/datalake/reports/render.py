@@ -3,10 +3,11 @@ page out.
 
 The page is the Jinja template ``templates/report.html.j2``, shipped in this package (its sections,
 tables, KPIs and charts are macros in the files next to it). It carries its own CSS and draws its charts
-as inline SVG (horizontal bars, stacked weekly columns, a growth line): no script, no web font, no CDN,
-so it opens the same from S3, from the Airflow UI, from a mail attachment or offline, and a test can
-read every number in it. A charting library would add a dependency and a script for three simple
-chart shapes.
+as inline SVG (horizontal bars, stacked columns, lines over days): no script, no web font, no CDN, so it
+opens the same from S3, from the Airflow UI, from a mail attachment or offline, and a test can read
+every number in it. Every mark of a chart has a tooltip (an SVG ``<title>``) with its exact value, and
+a table next to the chart holds them all. A charting library would add a dependency and a script for
+three simple chart shapes.
 
 Python keeps what a template should not do: the number formats (the template's filters) and the
 geometry of the charts (bar widths, column heights, line points), which the template turns into SVG.
@@ -60,6 +61,29 @@ def signed(value: float | int | None, as_bytes: bool = False, digits: int = 0) -
         return "0"
     text = human_bytes(value) if as_bytes else number(value, digits)
     return f"+{text}" if value > 0 else text
+
+
+def dollars(value: float | int | None) -> str:
+    """USD for people: ``$1,234.56``, ``<$0.01`` for a positive amount under a cent, ``–`` unknown."""
+    if value is None:
+        return "–"
+    sign = "-" if value < 0 else ""
+    amount = abs(value)
+    if 0 < amount < 0.005:
+        return f"{sign}<$0.01"
+    return f"{sign}${amount:,.2f}"
+
+
+def signed_dollars(value: float | int | None) -> str:
+    """A change in USD: ``+$1.23``, ``-$0.50``, ``$0.00``."""
+    if value is None:
+        return "–"
+    text = dollars(value)
+    return f"+{text}" if value > 0 else text
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.1%}"
 
 
 def utc_timestamp(value: Any) -> str:
@@ -154,11 +178,13 @@ class Segment:
     width: float
     height: float
     color: str
+    title: str  # the tooltip: what it is, with its exact value
 
 
 @dataclass(frozen=True)
 class Column:
     category: str
+    label: str  # written under the column
     center: float  # of the column, where its label goes
     segments: tuple[Segment, ...]  # bottom up, one per series with a value
 
@@ -188,8 +214,15 @@ class ColumnChart:
     legend: tuple[LegendEntry, ...]
 
 
-def column_chart(categories: list[str], series: dict[str, list[float]]) -> ColumnChart | None:
-    """Columns per category, stacked by series; None when there is nothing to draw."""
+def column_chart(
+    categories: list[str],
+    series: dict[str, list[float]],
+    titles: dict[str, list[str]] | None = None,
+    labels: list[str] | None = None,
+) -> ColumnChart | None:
+    """Columns per category, stacked by series, each segment with its tooltip (``titles``, by series
+    and category; default: the series, the category and the value), each column with its label under
+    the axis (default: the category); None when there is nothing to draw."""
     if not categories or not series:
         return None
     width, height, left, bottom, top_pad = 640, 260, 48, 40, 12
@@ -201,12 +234,14 @@ def column_chart(categories: list[str], series: dict[str, list[float]]) -> Colum
         x = left + i * step + (step - col) / 2
         y = float(height - bottom)
         segments = []
-        for j, values in enumerate(series.values()):
+        for j, (name, values) in enumerate(series.items()):
             h = (height - bottom - top_pad) * values[i] / top
             if h > 0:
                 y -= h
-                segments.append(Segment(_px(x), _px(y), _px(col), _px(h), _color(j)))
-        columns.append(Column(category, _px(x + col / 2), tuple(segments)))
+                title = titles[name][i] if titles else f"{name}, {category}: {number(values[i], 1)}"
+                segments.append(Segment(_px(x), _px(y), _px(col), _px(h), _color(j), title))
+        label = labels[i] if labels else category
+        columns.append(Column(category, label, _px(x + col / 2), tuple(segments)))
     legend, x = [], left
     for j, name in enumerate(series):
         legend.append(LegendEntry(name, x, text_x=x + 14, color=_color(j)))
@@ -239,19 +274,31 @@ class LineChart:
     bottom_y: int  # where the lowest value is written
     day_y: int  # where the first and last day are written
     points: tuple[tuple[float, float], ...]
+    tips: tuple[str, ...]  # each point's tooltip: its day and exact value
     high: float
     low: float
     first_day: str
     last_day: str
     color: str
+    unit: str  # "bytes" or "usd": how its values are written
 
     @property
     def polyline(self) -> str:
         return " ".join(f"{x},{y}" for x, y in self.points)
 
+    @property
+    def marks(self) -> tuple[tuple[float, float, str], ...]:
+        """Each point with its tooltip."""
+        return tuple((x, y, tip) for (x, y), tip in zip(self.points, self.tips, strict=True))
 
-def line_chart(points: list[tuple[str, float]]) -> LineChart | None:
-    """A line over days; None with fewer than two points."""
+
+def chart_value(value: float, unit: str) -> str:
+    """A value of a chart, written for people in its unit."""
+    return dollars(value) if unit == "usd" else human_bytes(value)
+
+
+def line_chart(points: list[tuple[str, float]], unit: str = "bytes") -> LineChart | None:
+    """A line over days of values in ``unit`` ("bytes" or "usd"); None with fewer than two points."""
     if len(points) < 2:
         return None
     width, height, left, bottom, top_pad = 640, 200, 80, 30, 12
@@ -273,11 +320,13 @@ def line_chart(points: list[tuple[str, float]]) -> LineChart | None:
         bottom_y=height - bottom,
         day_y=height - 8,
         points=coords,
+        tips=tuple(f"{day}: {chart_value(value, unit)}" for day, value in points),
         high=high,
         low=low,
         first_day=points[0][0],
         last_day=points[-1][0],
         color=_color(0),
+        unit=unit,
     )
 
 
@@ -303,12 +352,53 @@ def weekly_columns(weekly: list[dict[str, Any]]) -> ColumnChart | None:
     series = {sport: [0.0] * len(weeks) for sport in sorted({r["sport_type"] for r in weekly})}
     for r in weekly:
         series[r["sport_type"]][weeks.index(str(r["week_start"])[:10])] += r["distance_km"] or 0.0
-    return column_chart([iso_week(w) for w in weeks], series)
+    titles = {
+        sport: [f"{sport}, {iso_week(w)}: {number(values[i], 1)} km" for i, w in enumerate(weeks)]
+        for sport, values in series.items()
+    }
+    names = [iso_week(w) for w in weeks]
+    return column_chart(names, series, titles, labels=[name[-3:] for name in names])  # the week: W47
 
 
-def growth_line(history: list[dict[str, Any]]) -> LineChart | None:
-    """Bytes stored per day."""
-    return line_chart([(h["day"], h["bytes"]) for h in history if h.get("bytes") is not None])
+def growth_line(trend: list[dict[str, Any]]) -> LineChart | None:
+    """Bytes stored per day (current versions)."""
+    return line_chart([(d["day"], d["bytes"]) for d in trend if d.get("bytes") is not None])
+
+
+def cost_line(trend: list[dict[str, Any]]) -> LineChart | None:
+    """Monthly storage cost per day."""
+    return line_chart([(d["day"], d["cost"]) for d in trend if d.get("cost") is not None], unit="usd")
+
+
+def cost_bars(costs: list[dict[str, Any]]) -> BarChart | None:
+    """USD a month per storage class (a class the table cannot price: no bar, said in its text)."""
+    return bar_chart(
+        [
+            (
+                c["storage_class"],
+                c["total_usd"] or 0.0,
+                f"{dollars(c['total_usd'])} a month" if c["total_usd"] is not None else "no price",
+            )
+            for c in costs
+        ]
+    )
+
+
+def _bytes_and_objects(bucket: dict[str, Any], storage_class: str) -> str:
+    size, objects = bucket["bytes"].get(storage_class, 0), bucket["objects"].get(storage_class, 0)
+    return f"{human_bytes(size)} in {number(objects)} objects"
+
+
+def age_columns(histogram: list[dict[str, Any]]) -> ColumnChart | None:
+    """GiB per age bucket, stacked by storage class."""
+    classes = sorted({c for bucket in histogram for c in bucket["bytes"]})
+    if not classes:
+        return None
+    series = {c: [bucket["bytes"].get(c, 0) / 2**30 for bucket in histogram] for c in classes}
+    titles = {c: [f"{c}, {b['label']}: {_bytes_and_objects(b, c)}" for b in histogram] for c in classes}
+    return column_chart(
+        [b["label"] for b in histogram], series, titles, labels=[b["short"] for b in histogram]
+    )
 
 
 # --- the page --------------------------------------------------------------------------------------------
@@ -322,7 +412,15 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters.update(
-    human_bytes=human_bytes, number=number, signed=signed, utc_timestamp=utc_timestamp, iso_week=iso_week
+    human_bytes=human_bytes,
+    number=number,
+    signed=signed,
+    dollars=dollars,
+    signed_dollars=signed_dollars,
+    percent=percent,
+    chart_value=chart_value,
+    utc_timestamp=utc_timestamp,
+    iso_week=iso_week,
 )
 _ENV.globals.update(
     NO_DATA=NO_DATA,
@@ -330,6 +428,9 @@ _ENV.globals.update(
     prefix_bars=prefix_bars,
     weekly_columns=weekly_columns,
     growth_line=growth_line,
+    cost_line=cost_line,
+    cost_bars=cost_bars,
+    age_columns=age_columns,
 )
 
 

@@ -1,7 +1,7 @@
 """Where the reports live: ``s3://<reports.bucket>/<reports.prefix>/<YYYY-MM-DD>/``.
 
 Each day holds ``report.html`` (the page) and ``summary.json`` (the report document it was rendered
-from, see ``datalake.reports.document``; later days read it back for their growth history).
+from, see ``datalake.reports.document``, with the record of the day's anomaly alerts).
 Every call goes through the AWS connection (``S3Hook``), the same from a task and from the API server.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from datalake.config import DatalakeConfig, get_config
@@ -45,14 +44,18 @@ class ReportStore:
 
     def write(self, day: str, html: str, document: dict[str, Any]) -> str:
         """Store the day's summary document, then its page (the page is what readers look for)."""
+        self.write_summary(day, document)
+        self.hook.load_bytes(html.encode(), self.key(day), self.bucket, replace=True)
+        return self.url(day)
+
+    def write_summary(self, day: str, document: dict[str, Any]) -> None:
+        """Store the day's summary document alone (the page stays as it is)."""
         self.hook.load_string(
             json.dumps(document, default=str, indent=1),
             self.key(day, SUMMARY_FILE),
             self.bucket,
             replace=True,
         )
-        self.hook.load_bytes(html.encode(), self.key(day), self.bucket, replace=True)
-        return self.url(day)
 
     def _stored(self, name: str) -> set[str]:
         """The days that hold a file ``name`` (one listing of the reports prefix)."""
@@ -78,17 +81,8 @@ class ReportStore:
         return self.hook.read_key(key, self.bucket)
 
     def read_summary(self, day: str) -> dict[str, Any] | None:
+        """The summary document of ``day``, or None when there is none."""
         key = self.key(day, SUMMARY_FILE)
         if not self.hook.check_for_key(key, self.bucket):
             return None
         return json.loads(self.hook.read_key(key, self.bucket))
-
-    def read_summaries(self, days: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The stored summary documents of those of ``days`` that have one (one listing, then a read
-        per document found)."""
-        found = {}
-        for day in sorted(self._stored(SUMMARY_FILE) & set(days)):
-            document = self.read_summary(day)
-            if document is not None:
-                found[day] = document
-        return found

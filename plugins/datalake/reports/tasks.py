@@ -5,6 +5,8 @@ The DAG file imports this module at parse time: the plan (which lists S3) is imp
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from datalake.config import DatalakeConfig, get_config
@@ -15,6 +17,8 @@ from datalake.reports.queries import (
     SummaryQuery,
     inventory_source,
 )
+
+log = logging.getLogger(__name__)
 
 
 def query_groups(config: DatalakeConfig) -> dict[str, tuple[SummaryQuery, ...]]:
@@ -52,3 +56,56 @@ def refresh_requests(plan: Any, run_id: str) -> list[dict[str, Any]]:
 
     days = [check_day(day, "a day to refresh").isoformat() for day in (plan or {}).get("refresh_days", [])]
     return [{"conf": {"day": day}, "trigger_run_id": f"refresh__{day}__{run_id}"[:250]} for day in days]
+
+
+def alert_anomalies(plan: Any, run_id: str, config: DatalakeConfig | None = None) -> list[str]:
+    """Send each inventory's anomaly alert of the run's day, once per inventory and day; return the
+    inventories alerted.
+
+    The anomalies are those of the day's stored document, written by this run's publish task (a document
+    another run wrote is left to that run). Each alert sent is recorded in the document's ``alerts``,
+    which a later report of the same day keeps (``document.build_report``), so a rerun, a refresh or a
+    second backfill of the day alerts no more. The record is written once the notifier took the alert: a
+    send that fails leaves none, and the task's failure alerts and a retry sends it again.
+    """
+    from datalake.alerts import AnomalyAlert, send
+    from datalake.reports.operators import report_url
+    from datalake.reports.plan import checked_plan
+    from datalake.reports.store import ReportStore
+
+    config = config or get_config()
+    if plan is None:  # the plan failed: there is no report of this run
+        return []
+    day = checked_plan(plan, config)["day"]
+    store = ReportStore(config)
+    document = store.read_summary(day)
+    if document is None or document.get("run_id") != run_id:
+        log.info("The report of %s is not this run's (its publish task wrote none): nothing to alert", day)
+        return []
+    alerts = document.setdefault("alerts", {})
+    sent = []
+    for inventory in config.inventories:
+        source = inventory_source(inventory)
+        entry = document["sources"].get(source) or {}
+        found = (entry.get("insights") or {}).get("anomalies") or []
+        if not found:
+            continue
+        if source in alerts:
+            log.info("%s: %d anomalies on %s, alerted before (%s)", source, len(found), day, alerts[source])
+            continue
+        previous = entry["insights"].get("previous") or {}
+        alert = AnomalyAlert(
+            inventory=inventory.name,
+            bucket=inventory.source_bucket,
+            day=day,
+            dt=entry["values"]["dt"],
+            previous=previous.get("day"),
+            anomalies=tuple(a["text"] for a in found),
+            report_url=report_url(day),
+        )
+        send(alert, config)
+        stamp = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+        alerts[source] = {"sent_at": stamp, "run_id": run_id, "anomalies": len(found)}
+        store.write_summary(day, document)
+        sent.append(inventory.name)
+    return sent

@@ -1,0 +1,2 @@
+{#- The Glue database of the daily storage summary (reports.summary_database). -#}
+CREATE DATABASE IF NOT EXISTS `{{ params.database }}`
