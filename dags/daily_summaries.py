@@ -120,7 +120,7 @@ def daily_summaries() -> None:
         """The earlier days the new data changed that have a report: one run of their own each."""
         return report_tasks.refresh_requests(plan, run_id)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task
     def alert_anomalies(ti=None, run_id=None) -> list[str]:
         """Alert once per inventory and day whose storage changed more than the configuration allows."""
         return report_tasks.alert_anomalies(ti.xcom_pull(task_ids="find_partitions"), run_id)
@@ -163,7 +163,10 @@ def daily_summaries() -> None:
     # The plan is the run's setup: without it nothing runs, publish_report included (ALL_DONE alone
     # would run it after a failed plan, and a leaf that ran makes the run green).
     plan = find_partitions().as_setup()
-    plan >> queries >> publish >> alert_anomalies()
+    # The anomalies alert whatever happened to the report (a Strava query that failed says nothing about
+    # storage), as the plan's teardown: a teardown leaves the run's state to publish_report (a leaf that
+    # ran whatever happened would make every run green). A failed alert task alerts on its own.
+    plan >> queries >> publish >> alert_anomalies().as_teardown(setups=plan)
     chain(plan, *create_summary_table, [q for q in queries if q.summary_name == "inventory_trend"])
     refresh_earlier_reports.expand_kwargs(earlier_reports(plan))
 

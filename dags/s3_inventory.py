@@ -133,7 +133,7 @@ def inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTER
             return inventory_tasks.register_partitions(inv, valid, outlet_events[asset])
 
         @task(outlets=[asset])
-        def announce_drop(valid: list, *, outlet_events=None) -> dict:
+        def announce_drop(valid: list, *, outlet_events=None) -> list:
             """Partition projection: nothing to register; publish the Asset with the drop's `dt`."""
             return inventory_tasks.announce_drops(valid, outlet_events[asset])
 

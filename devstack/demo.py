@@ -305,16 +305,17 @@ def check_strava_run(stack: Stack, run: dict[str, Any], outcome: Outcome) -> Non
 
 
 def check_inventory_run(stack: Stack, inv: Any, run: dict[str, Any], outcome: Outcome) -> None:
-    """The drop's partition (unless projected) and its rows, more than none."""
+    """Each drop's partition (unless projected) and its rows, more than none."""
     task = "announce_drop" if inv.partition_projection else "register_partition"
-    dt = xcom(stack.airflow, inv.dag_id, run["dag_run_id"], task)["dt"]
-    if not inv.partition_projection and not check_partition(
-        stack, inv.database, inv.table, dt, outcome, inv.dag_id
-    ):
-        return
     table = f"{inv.database}.{inv.table}"
-    if count_rows(stack, table, dt, outcome, inv.dag_id) == 0:
-        outcome.missing.append(f"{inv.dag_id}: no rows in {table} dt={dt} (counted by Athena)")
+    for drop in xcom(stack.airflow, inv.dag_id, run["dag_run_id"], task):
+        dt = drop["dt"]
+        if not inv.partition_projection and not check_partition(
+            stack, inv.database, inv.table, dt, outcome, inv.dag_id
+        ):
+            continue
+        if count_rows(stack, table, dt, outcome, inv.dag_id) == 0:
+            outcome.missing.append(f"{inv.dag_id}: no rows in {table} dt={dt} (counted by Athena)")
 
 
 def check_report(stack: Stack, run: dict[str, Any], outcome: Outcome) -> None:

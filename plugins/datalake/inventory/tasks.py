@@ -159,10 +159,14 @@ def register_partitions(inv: InventoryConfig, valid: list[dict[str, Any]], outle
     return done
 
 
-def announce_drops(valid: list[dict[str, Any]], outlet_event: Any) -> dict[str, str]:
-    """Partition projection: nothing to register; publish the Asset with the newest drop's ``dt``."""
+def announce_drops(valid: list[dict[str, Any]], outlet_event: Any) -> list[dict[str, str]]:
+    """Partition projection: nothing to register; publish the Asset with the newest drop's ``dt``.
+
+    Returns what ``register_partitions`` returns, one entry per drop, so readers of either task's
+    result see one shape.
+    """
     outlet_event.extra = asset_extra(valid[-1])
-    return {"dt": valid[-1]["dt"], "status": "projected"}
+    return [{"dt": drop["dt"], "status": "projected"} for drop in valid]
 
 
 def asset_extra(valid: dict[str, Any]) -> dict[str, str]:
