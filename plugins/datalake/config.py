@@ -120,6 +120,17 @@ def _duration(unit: str, most: int) -> Rule:
     return rule
 
 
+def _whole(least: int, most: int, unit: str) -> Rule:
+    """A whole number of ``unit`` from ``least`` to ``most``."""
+
+    def rule(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            raise _Broken(f"must be a whole number of {unit} from {least} to {most}", value)
+        return value
+
+    return rule
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):  # "false" in quotes is a string, and a string is true
         raise _Broken("must be true or false, unquoted", value)
@@ -269,6 +280,9 @@ class StravaConfig:
     start_date: str = _key(_date)
     schedule: str = _key(_cron)
     airflow_api_conn_id: str = _key(CONN_ID, "airflow_api")
+    # How many days each run lists again and rewrites where Strava changed (its own day included; 0 and 1:
+    # only its own day). At most a year: every run lists the whole window, history beyond is a backfill.
+    reconcile_days: int = _key(_whole(0, 366, "days"), 7)
 
 
 @dataclass(frozen=True)
