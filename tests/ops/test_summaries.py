@@ -101,7 +101,9 @@ def land_strava(config: DatalakeConfig, *, without_column: str | None = None) ->
             pq.write_table(pa.Table.from_batches([to_record_batch(rows)]), buffer)
             s3.put_object(Bucket=config.lake.bucket, Key=curated_key(start), Body=buffer.getvalue())
         athena_run(
-            env.get_template("strava/add_partition.sql").render(params=params, data_interval_start=start),
+            env.get_template("strava/add_partitions.sql").render(
+                params=params, data_interval_end=start, strava_window_days=lambda end: [end.date()]
+            ),
             config,
         )
     return [a for a in activities if a["start_date"][:10] <= DAY.isoformat()]

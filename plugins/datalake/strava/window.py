@@ -89,7 +89,7 @@ def run_window(interval_end: datetime, reconcile_days: int, start_date: str | da
 
 def window_days(interval_end: datetime) -> list[str]:
     """The ``dt`` values of the window of the run whose interval ends at ``interval_end``, with the
-    configuration in use (the partition DDL's macro, ``include/sql/strava/add_partition.sql``)."""
+    configuration in use (the partition DDL's macro, ``include/sql/strava/add_partitions.sql``)."""
     from datalake.config import get_config
 
     strava = get_config().strava
