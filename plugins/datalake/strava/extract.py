@@ -5,7 +5,7 @@ re-reconcile, :meth:`Window.covering`):
 
 1. one paging pass over the activities that started in it (``after``/``before``, ``per_page=200``, until
    an empty page), spooled to a local file (:mod:`datalake.strava.listing`): memory is bounded by one
-   page and one day, not by the window;
+   page and one Parquet row group, not by the window or a day;
 2. each day's snapshot (:mod:`datalake.strava.snapshots`) against the digest stored with the day's
    object (one ``HeadObject`` per day): the days that changed;
 3. when a day changed, the listing as Strava returned it goes to the raw layer first (gzipped JSON lines,
@@ -31,7 +31,7 @@ from typing import Any
 
 from datalake.strava.client import PER_PAGE, StravaClient
 from datalake.strava.layout import raw_key
-from datalake.strava.listing import Listing, Spooled, list_window
+from datalake.strava.listing import Listing, list_window
 from datalake.strava.snapshots import Change, DaySnapshot, change_of, snapshot, stored_digest, write
 from datalake.strava.window import Window
 
@@ -57,18 +57,16 @@ class ExtractResult:
         return asdict(self)
 
 
-def _snapshot(listing: Listing, present: dict[date, list[Spooled]], day: date) -> DaySnapshot:
-    return snapshot(day, listing.activities(present.get(day, [])))
-
-
-def _changes(
-    listing: Listing, present: dict[date, list[Spooled]], s3: Any, bucket: str
-) -> dict[date, Change]:
-    """What writing its new snapshot changes, for every day of the window (one day in memory at a time)."""
-    return {
-        day: change_of(_snapshot(listing, present, day), stored_digest(s3, bucket, day))
-        for day in listing.window.days
-    }
+def _changes(listing: Listing, s3: Any, bucket: str) -> dict[date, tuple[DaySnapshot, Change]]:
+    """Every day of the window: its new snapshot and what writing it changes. A snapshot holds its
+    digest and where its activities are in the spool, not the activities."""
+    present = listing.by_day()
+    found = {}
+    for day in listing.window.days:
+        entries = present.get(day, [])
+        day_snapshot = snapshot(day, lambda entries=entries: listing.activities(entries))
+        found[day] = (day_snapshot, change_of(day_snapshot, stored_digest(s3, bucket, day)))
+    return found
 
 
 def _publish_raw(s3: Any, bucket: str, listing: Listing, key: str, tmp: Path) -> None:
@@ -96,15 +94,14 @@ def extract_window(
     run in the raw layer (:func:`datalake.strava.layout.run_label`)."""
     with tempfile.TemporaryDirectory(prefix="strava-extract-") as tmp:
         listing = list_window(client, window, Path(tmp) / "listing.jsonl", per_page=per_page)
-        present = listing.by_day()
-        changes = _changes(listing, present, s3, bucket)
-        changed = [day for day, change in changes.items() if change is not Change.UNCHANGED]
+        changes = _changes(listing, s3, bucket)
+        changed = [day for day, (_snapshot, change) in changes.items() if change is not Change.UNCHANGED]
         key = raw_key(run_label, listing.digest) if changed else None
         if key is not None:
             _publish_raw(s3, bucket, listing, key, Path(tmp))
             for day in changed:
-                write(s3, bucket, _snapshot(listing, present, day), changes[day], listing_key=key)
-    rows_by_day = {day.isoformat(): len(present.get(day, [])) for day in window.days}
+                write(s3, bucket, *changes[day], listing_key=key)
+    rows_by_day = {day.isoformat(): day_snapshot.rows for day, (day_snapshot, _change) in changes.items()}
     result = ExtractResult(
         first_day=window.first.isoformat(),
         last_day=window.last.isoformat(),

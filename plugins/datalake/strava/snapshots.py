@@ -1,7 +1,8 @@
 """A day of the curated table: the full snapshot of the activities Strava lists for that UTC day.
 
 A snapshot is deterministic: the day's activities in a fixed order (start time, then id) become the
-same Parquet bytes every time, one row group, Snappy. Its **digest** is a SHA-256 over the snapshot
+same Parquet bytes every time (Snappy, row groups of a fixed number of rows), read from the run's
+listing one activity, or one row group, at a time. Its **digest** is a SHA-256 over the snapshot
 format (:data:`FORMAT` and the table's schema) and each activity's JSON with its keys sorted: every field
 Strava sent counts, so an edit of a field the table does not hold still rewrites the day (and the raw
 layer keeps the answer that carried it). The digest is stored in the day's object metadata
@@ -22,13 +23,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datalake.strava.layout import DIGEST_METADATA, LISTING_METADATA, curated_key
@@ -37,6 +37,7 @@ from datalake.strava.schema import SCHEMA, to_record_batch, to_row
 # Changing what a snapshot holds or how it is written changes this, so every day is rewritten once.
 FORMAT = "strava-day-snapshot/1"
 CONTENT_TYPE = "application/vnd.apache.parquet"
+ROW_GROUP_ROWS = 10_000  # rows per Parquet row group: the bound on the rows a day holds in memory
 
 
 class Change(Enum):
@@ -47,34 +48,44 @@ class Change(Enum):
 
 @dataclass(frozen=True)
 class DaySnapshot:
-    day: date
-    activities: list[dict[str, Any]]  # in the day's order
-    digest: str
+    """One day's snapshot: its digest and size, and where to read its activities again (in order)."""
 
-    @property
-    def rows(self) -> int:
-        return len(self.activities)
+    day: date
+    rows: int
+    digest: str
+    activities: Callable[[], Iterable[dict[str, Any]]] = field(repr=False)
 
 
 def _canonical(activity: dict[str, Any]) -> bytes:
     return json.dumps(activity, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def snapshot(day: date, activities: Iterable[dict[str, Any]]) -> DaySnapshot:
-    """The snapshot of ``day`` holding ``activities`` (in any order; they are put in the day's)."""
-    ordered = sorted(activities, key=lambda a: (to_row(a)["start_date"], a["id"]))
+def snapshot(day: date, activities: Callable[[], Iterable[dict[str, Any]]]) -> DaySnapshot:
+    """The snapshot of ``day``; ``activities()`` gives the day's activities in the day's order (start
+    time, then id: :meth:`datalake.strava.listing.Listing.by_day`), afresh at each call. One pass, one
+    activity in memory at a time."""
     digest = hashlib.sha256(f"{FORMAT}\n{SCHEMA}\n".encode())
-    for activity in ordered:
+    rows = 0
+    for activity in activities():
         digest.update(_canonical(activity))
         digest.update(b"\n")
-    return DaySnapshot(day, ordered, digest.hexdigest())
+        rows += 1
+    return DaySnapshot(day, rows, digest.hexdigest(), activities)
 
 
-def to_parquet(day: DaySnapshot) -> bytes:
-    """The snapshot as Parquet bytes (the same bytes for the same snapshot)."""
-    table = pa.Table.from_batches([to_record_batch([to_row(a) for a in day.activities])], schema=SCHEMA)
+def to_parquet(day: DaySnapshot, *, row_group_rows: int = ROW_GROUP_ROWS) -> bytes:
+    """The snapshot as Parquet bytes (the same bytes for the same snapshot): row groups of
+    ``row_group_rows``, the bound on the rows held in memory."""
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="snappy", row_group_size=max(1, table.num_rows))
+    with pq.ParquetWriter(buffer, SCHEMA, compression="snappy") as writer:
+        batch: list[dict[str, Any]] = []
+        for activity in day.activities():
+            batch.append(to_row(activity))
+            if len(batch) == row_group_rows:
+                writer.write_batch(to_record_batch(batch), row_group_size=row_group_rows)
+                batch = []
+        if batch:
+            writer.write_batch(to_record_batch(batch), row_group_size=row_group_rows)
     return buffer.getvalue()
 
 
@@ -92,7 +103,7 @@ def stored_digest(s3: Any, bucket: str, day: date) -> str | None:
 
 def change_of(day: DaySnapshot, stored: str | None) -> Change:
     """What writing ``day`` over the stored snapshot (its digest, see :func:`stored_digest`) changes."""
-    if not day.activities:
+    if not day.rows:
         return Change.UNCHANGED if stored is None else Change.EMPTIED
     return Change.UNCHANGED if stored == day.digest else Change.REWRITTEN
 
