@@ -69,7 +69,6 @@ from datalake.athena import IdempotentAthenaOperator
 from datalake.config import get_config
 from datalake.dag_defaults import dag_args
 from datalake.strava import tasks as strava_tasks
-from datalake.strava.window import window_days
 
 config = get_config()
 
@@ -82,7 +81,7 @@ config = get_config()
         doc_md=__doc__,
         tags=("strava", "athena", "datalake"),
         max_active_runs=1,
-        user_defined_macros={"strava_window_days": window_days},  # add_partitions.sql's days
+        user_defined_macros={"strava_window_days": strava_tasks.window_days},  # add_partitions.sql's days
     ),
 )
 def strava_activities() -> None:

@@ -91,6 +91,12 @@ def window_of(data_interval_end: datetime, config: DatalakeConfig) -> Window:
     return run_window(data_interval_end, config.strava.reconcile_days, config.strava.start_date)
 
 
+def window_days(data_interval_end: datetime) -> list[str]:
+    """The ``dt`` values of that window with the configuration in use: the DAG's macro
+    ``strava_window_days``, which ``include/sql/strava/add_partitions.sql`` registers."""
+    return [day.isoformat() for day in window_of(data_interval_end, get_config()).days]
+
+
 def extract_activities(
     data_interval_start: datetime,
     data_interval_end: datetime,

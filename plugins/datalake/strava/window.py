@@ -11,7 +11,7 @@ only for a run whose last day is before it (a schedule more often than daily, on
 
 A schedule more often than daily lists the same whole days again until the next UTC day is over.
 
-Cheap to import: the DAG file registers the window's partitions through :func:`window_days`.
+Cheap to import: the DAG file registers the window's partitions from it at render time.
 """
 
 from __future__ import annotations
@@ -85,13 +85,3 @@ def run_window(interval_end: datetime, reconcile_days: int, start_date: str | da
     first_allowed = date.fromisoformat(start_date) if isinstance(start_date, str) else start_date
     last = last_day(interval_end)
     return Window(max(last - ONE_DAY * (max(reconcile_days, 1) - 1), first_allowed), last)
-
-
-def window_days(interval_end: datetime) -> list[str]:
-    """The ``dt`` values of the window of the run whose interval ends at ``interval_end``, with the
-    configuration in use (the partition DDL's macro, ``include/sql/strava/add_partitions.sql``)."""
-    from datalake.config import get_config
-
-    strava = get_config().strava
-    window = run_window(interval_end, strava.reconcile_days, strava.start_date)
-    return [day.isoformat() for day in window.days]
