@@ -248,8 +248,8 @@ def test_the_raw_layer_keeps_each_listing_as_strava_returned_it(strava, lake) ->
     assert first.raw_key is not None
     assert first.raw_key.startswith(raw_prefix(run_label(interval_end(day) - DAY)))
     listed = raw_lines(s3, bucket, first.raw_key)
-    newest_first = sorted(strava.activities, key=lambda a: (a["start_date"], a["id"]))
-    assert listed == newest_first  # every item of every page, every field, in the order sent
+    oldest_first = sorted(strava.activities, key=lambda a: (a["start_date"], a["id"]))
+    assert listed == oldest_first  # every item of every page, every field, in the order Strava sent them
     # the day's object names the listing it was cut from
     head = s3.head_object(Bucket=bucket, Key=curated_key(day_of(listed[0])))
     assert head["Metadata"][LISTING_METADATA] == first.raw_key
