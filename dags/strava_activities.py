@@ -1,28 +1,48 @@
 """
-### Strava activities → S3 data lake → Athena
+### Strava activities → S3 data lake → Athena, converging to what Strava shows
 
-Daily, for the data interval `[data_interval_start, data_interval_end)` (UTC), this DAG lists the
-athlete's activities that *started* in that interval and lands them twice:
+Each run lists again the activities that started in its **window**, the last `strava.reconcile_days`
+whole UTC days (default 7) before its run, in one paging pass, and rewrites every **day** (the UTC
+calendar day of an activity's `start_date`, the table's `dt`) whose content Strava changed since: a day
+is a full snapshot of what Strava lists for it, so late uploads appear, deletions disappear and edits
+show within the window. With the 04:00 UTC schedule the run on day X+1 lists days X-6 to X: the hours
+after midnight are a grace period for watches that sync in the morning. `reconcile_days: 0` lists only
+the run's own day. The window never starts before `strava.start_date`.
 
-- raw: `s3://<lake>/raw/strava/activities/dt=YYYY-MM-DD/activities.jsonl.gz` (every field Strava sent)
-- curated: `s3://<lake>/curated/strava/activities/dt=YYYY-MM-DD/activities.parquet` (typed, units in the
-  column names), the Athena table `<strava.database>.<strava.table>` partitioned by `dt`.
+- curated: `s3://<lake>/curated/strava/activities/dt=YYYY-MM-DD/activities.parquet`, one per day with
+  activities, the Athena table `<strava.database>.<strava.table>`. A day that did not change is not
+  written (same object, same ETag): a quiet day writes nothing.
+- raw: `s3://<lake>/raw/strava/activities/run=<interval start>/activities-<digest>.jsonl.gz`, the
+  listing as Strava returned it, kept whenever the run changed a day (history of what Strava said).
 
 Tasks: `refresh_token` (refreshes the access token only when it expires within an hour, writing whatever
 Strava returns back to the `strava_default` connection *before* it is used) → `extract_activities`
-(streams the pages; rate limits, retries, atomic publish) → `create_database` → `create_table` →
-`add_partition`, which publishes the `strava_activities` Asset.
+(the listing, rate limits, retries; the days that changed) → `create_database` → `create_table` →
+`add_partitions` (registers every day of the window, one statement) → `publish_days`, which publishes
+the `strava_activities` Asset with the rewritten days in its extra, `{"days": [...]}`: `daily_summaries`
+reports the newest and refreshes the report of each earlier one.
+
+**Which run owns which day.** Every run owns every day of its window, and writes it as Strava lists it
+at that moment. Extractions never overlap (one at a time across all runs, backfills included), so the
+latest listing is always the latest write: a backfill next to the daily run never brings back a row the
+daily run removed, nor loses one it added, and no row is ever in two days (one object per day). A
+**backfill of an old day** lists that day and the days of the window before it, and makes them what
+Strava shows now; a backfill repeated over the same days writes nothing.
+
+**A day looks wrong** (an activity missing, deleted, or with an old name): if the day is inside the
+last `reconcile_days` days, the next scheduled run fixes it. An older day is left alone by the daily
+runs: *clear* `extract_activities` of the run whose interval starts on that day (or backfill that day)
+and its window, that day and the days before it, becomes what Strava shows now.
 
 **First day**: `strava.start_date` in `include/datalake.yaml`; a run for an earlier day fails at once
-(`refresh_token`) naming that key. **Schedule**: `strava.schedule`, a `CronDataIntervalTimetable` in UTC
-(04:00 extracts the previous day).
+(`refresh_token`) naming that key. **Schedule**: `strava.schedule`, a `CronDataIntervalTimetable` in UTC.
 **Backfill** a year: `airflow backfill create --dag-id strava_activities --from-date 2025-01-01
---to-date 2026-01-01 --max-active-runs 1` (a few calls per day, well inside the default rate limits).
+--to-date 2026-01-01 --max-active-runs 1` (a few calls per run, well inside the default rate limits).
 **Reads** the Strava API through the `strava_default` connection; **writes** the lake bucket
 (`lake.bucket`), Athena results under `athena.results_prefix/strava_activities/<ds>/`, the Glue catalogue.
 
 **When it fails** (one alert per failure, see `alerts:` in `include/datalake.yaml`); every task is
-idempotent per interval, so once the cause is fixed, *clear* the failed task and the run finishes:
+idempotent, so once the cause is fixed, *clear* the failed task and the run finishes:
 - `refresh_token`, "re-authorise": the refresh token is invalid or revoked (fails at once, no retries).
   Re-authorise the app with the scope `activity:read_all`: open
   `https://www.strava.com/oauth/authorize?client_id=<CLIENT_ID>&response_type=code&redirect_uri=http://localhost/exchange_token&approval_prompt=force&scope=read,activity:read_all`,
@@ -33,7 +53,8 @@ idempotent per interval, so once the cause is fixed, *clear* the failed task and
   token (an `AIRFLOW_CONN_*` variable): move it to the metadata DB or AWS Secrets Manager.
 - `extract_activities`, rate limits: the 15-minute limit retries at the next quarter hour; the daily
   limit stops the run: clear it after midnight UTC. The usage Strava last reported is kept in the
-  Variable `datalake_strava_rate_limits` (numbers only), so the next run starts from it.
+  Variable `datalake_strava_rate_limits` (numbers only), so the next run starts from it. A failure
+  part-way leaves each day as it was or rewritten whole; the retry lists again and writes the rest.
 - Athena tasks: the log has Athena's reason (workgroup, permissions, results bucket).
 """
 
@@ -60,6 +81,7 @@ config = get_config()
         doc_md=__doc__,
         tags=("strava", "athena", "datalake"),
         max_active_runs=1,
+        user_defined_macros={"strava_window_days": strava_tasks.window_days},  # add_partitions.sql's days
     ),
 )
 def strava_activities() -> None:
@@ -70,10 +92,25 @@ def strava_activities() -> None:
         """Refresh the Strava access token when needed and write it back to the connection first."""
         return strava_tasks.refresh_token(data_interval_start)
 
-    @task(execution_timeout=strava_tasks.EXTRACT_TIMEOUT, retry_policy=strava_tasks.RATE_LIMIT_RETRIES)
-    def extract_activities(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-        """Stream the interval's activities to raw JSON lines and Parquet, published atomically."""
-        return strava_tasks.extract_activities(data_interval_start, data_interval_end, run_id)
+    # One extraction at a time across all runs: each writes the days as it listed them, so the later
+    # listing must be the later write (a backfill next to the daily run).
+    @task(
+        execution_timeout=strava_tasks.EXTRACT_TIMEOUT,
+        retry_policy=strava_tasks.RATE_LIMIT_RETRIES,
+        max_active_tis_per_dag=1,
+    )
+    def extract_activities(data_interval_start=None, data_interval_end=None) -> dict:
+        """List the window's activities once; rewrite the days Strava changed (raw JSON and Parquet)."""
+        return strava_tasks.extract_activities(data_interval_start, data_interval_end)
+
+    asset = strava_activities_asset(config)
+
+    @task(outlets=[asset])
+    def publish_days(extracted: dict, *, data_interval_end=None, outlet_events=None) -> dict:
+        """Publish the strava_activities Asset with the days this run rewrote in its extra."""
+        extra = strava_tasks.asset_extra(extracted, data_interval_end)
+        outlet_events[asset].extra = extra
+        return extra
 
     params = strava_tasks.sql_params(config)
     output_location = config.athena.output_location("strava_activities", "{{ ds }}")
@@ -93,17 +130,17 @@ def strava_activities() -> None:
         params=params,
         doc_md="Create the Parquet table, partitioned by `dt`, if it does not exist.",
     )
-    add_partition = IdempotentAthenaOperator(
-        task_id="add_partition",
-        query="strava/add_partition.sql",
+    add_partitions = IdempotentAthenaOperator(
+        task_id="add_partitions",
+        query="strava/add_partitions.sql",
         database=config.strava.database,
         output_location=output_location,
         params=params,
-        outlets=[strava_activities_asset(config)],
-        doc_md="Register the interval's partition; publishes the strava_activities Asset.",
+        doc_md="Register the partition of every day of the window, in one statement.",
     )
 
-    chain(refresh_token(), extract_activities(), create_database, create_table, add_partition)
+    extracted = extract_activities()
+    chain(refresh_token(), extracted, create_database, create_table, add_partitions, publish_days(extracted))
 
 
 strava_activities()

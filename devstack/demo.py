@@ -19,10 +19,10 @@ for its own day, in that order, and unpauses it: the earlier day's row is in the
 the demo's day is summarised, compared with it, and alerts.
 
 **The verdict.** The demo passes when each of its runs succeeded and what they write is there: the
-Strava interval's raw and curated objects (written during the demo), its Glue partition and as many
-rows counted by Athena as the extraction fetched; each inventory run's Glue partition (unless the table
-projects its partitions) with rows counted by Athena; the report of every summaries run (written during
-the demo). Anything else is listed as missing.
+Strava days the run rewrote and its raw listing (written during the demo), its own day's Glue partition
+and as many rows counted by Athena as the extraction listed; each inventory run's Glue partition
+(unless the table projects its partitions) with rows counted by Athena; the report of every summaries
+run (written during the demo). Anything else is listed as missing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from devstack.airflow import AirflowServer
@@ -285,22 +285,28 @@ def judge(stack: Stack, runs: dict[str, list[dict[str, Any]]], started: datetime
 
 
 def check_strava_run(stack: Stack, run: dict[str, Any], outcome: Outcome) -> None:
-    """The interval's raw and curated objects, its partition, and the rows the extraction fetched."""
+    """The run's own day: its partition and as many rows as the extraction listed; and every day the run
+    rewrote: its object (a day with none left has none) and the raw listing it came from."""
     from datalake.strava import layout
 
     config = stack.config
-    start = datetime.fromisoformat(run["data_interval_start"])
-    dt = layout.partition(start)
-    for key in (layout.raw_key(start), layout.curated_key(start)):
-        check_object(stack, config.lake.bucket, key, outcome, STRAVA_DAG)
+    extracted = xcom(stack.airflow, STRAVA_DAG, run["dag_run_id"], "extract_activities")
+    for day in extracted["days"]:
+        if extracted["rows_by_day"][day]:
+            check_object(
+                stack, config.lake.bucket, layout.curated_key(date.fromisoformat(day)), outcome, STRAVA_DAG
+            )
+    if extracted["raw_key"]:
+        check_object(stack, config.lake.bucket, extracted["raw_key"], outcome, STRAVA_DAG)
+    dt = extracted["last_day"]
     table = f"{config.strava.database}.{config.strava.table}"
     if not check_partition(stack, config.strava.database, config.strava.table, dt, outcome, STRAVA_DAG):
         return
-    fetched = xcom(stack.airflow, STRAVA_DAG, run["dag_run_id"], "extract_activities")["rows"]
+    fetched = extracted["rows_by_day"][dt]
     rows = count_rows(stack, table, dt, outcome, STRAVA_DAG)
     if rows is not None and rows != fetched:
         outcome.missing.append(
-            f"{STRAVA_DAG}: Athena counts {rows} rows in {table} dt={dt}, the extraction fetched {fetched}"
+            f"{STRAVA_DAG}: Athena counts {rows} rows in {table} dt={dt}, the extraction listed {fetched}"
         )
 
 

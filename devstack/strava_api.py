@@ -25,6 +25,11 @@ against the rate limits. ``GET /_standin/state`` reports
 request counts and switches, never a secret. The stand-in is stricter than Strava in one place: token
 requests carrying credentials in the query string are refused, so secrets never end up in URLs or logs.
 
+History changes after the day, in-process or over HTTP (``POST /_standin/history``), as an athlete makes
+them in Strava: late uploads (:meth:`StravaStandIn.upload`, a new id above every earlier one), edits
+(:meth:`~StravaStandIn.edit`: a rename, a new sport type, privacy) and deletions
+(:meth:`~StravaStandIn.delete`). The listing shows them from the next request on.
+
 Run it as a process for the stack::
 
     python -m devstack.strava_api --port 0 --state-file .stack/strava.json
@@ -537,6 +542,49 @@ class StravaStandIn(ThreadedServer):
         with self._lock:
             self._index = None
 
+    # -- history changes -------------------------------------------------------------------------------
+    def upload(self, activity: dict[str, Any]) -> dict[str, Any]:
+        """Add ``activity`` (a SummaryActivity with a ``start_date``), as a late upload or a manual entry
+        adds it: with a new id, above every id so far (Strava's ids grow with upload time), unless it
+        brings an id of its own that no activity has. Returns the activity as served."""
+        if not isinstance(activity, dict) or not isinstance(activity.get("start_date"), str):
+            raise ValueError("an upload must be an activity object with a start_date")
+        with self._lock:
+            added = dict(activity)
+            taken = {a["id"] for a in self._activities}
+            if "id" not in added:
+                added["id"] = max(taken, default=9_800_000_000) + 1
+            elif added["id"] in taken:
+                raise ValueError(f"an activity with id {added['id']} exists already")
+            _epoch(added["start_date"])  # a start date the listing can sort by, or a ValueError here
+            self._activities.append(added)
+            self._index = None
+            return added
+
+    def _find(self, activity_id: int) -> int:
+        for position, activity in enumerate(self._activities):
+            if activity["id"] == activity_id:
+                return position
+        raise KeyError(f"no activity with id {activity_id}")
+
+    def edit(self, activity_id: int, **fields: Any) -> dict[str, Any]:
+        """Change fields of the activity ``activity_id`` (its id stays); returns it as served."""
+        if "id" in fields:
+            raise ValueError("an edit cannot change an activity's id")
+        with self._lock:
+            activity = self._activities[self._find(activity_id)]
+            if "start_date" in fields:
+                _epoch(fields["start_date"])
+            activity.update(fields)
+            self._index = None
+            return activity
+
+    def delete(self, activity_id: int) -> None:
+        """Delete the activity ``activity_id``: the listing no longer shows it."""
+        with self._lock:
+            del self._activities[self._find(activity_id)]
+            self._index = None
+
     def _activity_index(self) -> _ActivityIndex:
         with self._lock:
             index = self._index
@@ -855,16 +903,39 @@ class StravaStandIn(ThreadedServer):
     def _control(self, method: str, path: str, body: bytes) -> _Reply:
         if path == f"{CONTROL_PREFIX}/state" and method == "GET":
             return _Reply(200, self.state(), {})
-        if path != f"{CONTROL_PREFIX}/faults" or method != "POST":
+        documents = {"faults": self.apply_faults, "history": self.apply_history}
+        name = path.removeprefix(f"{CONTROL_PREFIX}/")
+        if name not in documents or method != "POST":
             return _Reply(404, {"message": f"no control endpoint {method} {path}"}, {})
         try:
             spec = json.loads(body or b"{}")
             if not isinstance(spec, dict):
                 raise TypeError("the body must be a JSON object")
-            self.apply_faults(spec)
+            done = documents[name](spec)
         except (ValueError, TypeError, KeyError) as exc:
-            return _Reply(400, {"message": f"bad fault request: {exc}"}, {})
-        return _Reply(200, self.state(), {})
+            return _Reply(400, {"message": f"bad {name} request: {exc}"}, {})
+        return _Reply(200, {**self.state(), **(done or {})}, {})
+
+    def apply_history(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Apply a control-API history document (the JSON of ``POST /_standin/history``):
+        ``{"upload": [activity, ...], "edit": [{"id": ..., "<field>": ...}, ...], "delete": [id, ...]}``,
+        in that order. Returns the ids of the uploads (``{"uploaded": [...]}``)."""
+        unknown = sorted(spec.keys() - {"upload", "edit", "delete"})
+        if unknown:
+            raise KeyError(f"unknown history change(s) {unknown}; known: ['delete', 'edit', 'upload']")
+        changes = {name: spec.get(name) or [] for name in ("upload", "edit", "delete")}
+        for name, items in changes.items():
+            if not isinstance(items, list):
+                raise TypeError(f"{name} must be a list")
+        for edit in changes["edit"]:
+            if not isinstance(edit, dict) or "id" not in edit:
+                raise TypeError("each edit must be an object with the activity's id")
+        uploaded = [self.upload(activity)["id"] for activity in changes["upload"]]
+        for edit in changes["edit"]:
+            self.edit(edit["id"], **{k: v for k, v in edit.items() if k != "id"})
+        for activity_id in changes["delete"]:
+            self.delete(activity_id)
+        return {"uploaded": uploaded}
 
     def apply_faults(self, spec: dict[str, Any]) -> None:
         """Apply a control-API fault document (the JSON of ``POST /_standin/faults``)."""

@@ -333,6 +333,9 @@ class StravaConfig:
     start_date: str = _key(_date)
     schedule: str = _key(_cron)
     airflow_api_conn_id: str = _key(CONN_ID, "airflow_api")
+    # How many days each run lists again and rewrites where Strava changed (its own day included; 0 and 1:
+    # only its own day). At most a year: every run lists the whole window, history beyond is a backfill.
+    reconcile_days: int = _key(_whole(0, 366, "days"), 7)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import selectors
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -354,6 +355,78 @@ def test_the_listing_follows_activities_replaced_added_and_edited(strava: Strava
     oldest["name"] = "Edited"
     strava.activities_changed()
     assert list_page(strava, token, after=0, per_page=1).json() == [oldest]
+
+
+def busy_day(strava: StravaStandIn) -> datetime:
+    """The first UTC day with at least two seeded activities."""
+    days = Counter(a["start_date"][:10] for a in strava.activities)
+    return datetime.fromisoformat(min(d for d, n in days.items() if n >= 2)).replace(tzinfo=UTC)
+
+
+def day_listing(strava: StravaStandIn, token: str, day: datetime) -> list[dict]:
+    after, before = int(day.timestamp()) - 1, int((day + timedelta(days=1)).timestamp())
+    return list_page(strava, token, after=after, before=before, per_page=200).json()
+
+
+def test_a_late_upload_an_edit_and_a_deletion_show_in_the_next_listing(strava: StravaStandIn):
+    token = access_token(strava)
+    day = busy_day(strava)
+    listed = day_listing(strava, token, day)
+    assert len(listed) >= 2
+    template = {k: v for k, v in listed[0].items() if k != "id"}
+    late = strava.upload({**template, "start_date": f"{day:%Y-%m-%d}T23:59:59Z", "name": "Synced late"})
+    assert late["id"] > max(a["id"] for a in strava.activities if a is not late)
+    strava.edit(listed[0]["id"], name="Renamed", sport_type="TrailRun")
+    strava.delete(listed[-1]["id"])
+    after = {a["id"]: a for a in day_listing(strava, token, day)}
+    assert late["id"] in after
+    assert (after[listed[0]["id"]]["name"], after[listed[0]["id"]]["sport_type"]) == ("Renamed", "TrailRun")
+    assert listed[-1]["id"] not in after
+    assert len(after) == len(listed)  # one in, one out
+    # an edit of the start moves the activity to its new day
+    strava.edit(late["id"], start_date=f"{day + timedelta(days=1):%Y-%m-%d}T00:00:00Z")
+    assert late["id"] not in {a["id"] for a in day_listing(strava, token, day)}
+    assert late["id"] in {a["id"] for a in day_listing(strava, token, day + timedelta(days=1))}
+
+
+def test_history_changes_are_refused_by_name_when_they_cannot_apply(strava: StravaStandIn):
+    with pytest.raises(KeyError, match="no activity with id 1"):
+        strava.edit(1, name="x")
+    with pytest.raises(KeyError, match="no activity with id 1"):
+        strava.delete(1)
+    with pytest.raises(ValueError, match="exists already"):
+        strava.upload(dict(strava.activities[0]))
+    with pytest.raises(ValueError, match="start_date"):
+        strava.upload({"name": "no start"})
+    with pytest.raises(ValueError, match="id"):
+        strava.edit(strava.activities[0]["id"], id=2)
+
+
+def test_history_changes_work_over_the_control_api(strava: StravaStandIn):
+    token = access_token(strava)
+    day = busy_day(strava)
+    listed = day_listing(strava, token, day)
+    template = {k: v for k, v in listed[0].items() if k != "id"}
+    answer = requests.post(
+        f"{strava.base_url}/_standin/history",
+        json={
+            "upload": [{**template, "start_date": f"{day:%Y-%m-%d}T12:00:00Z", "name": "Manual entry"}],
+            "edit": [{"id": listed[0]["id"], "private": True, "visibility": "only_me"}],
+            "delete": [listed[-1]["id"]],
+        },
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    (uploaded,) = answer.json()["uploaded"]
+    after = {a["id"]: a for a in day_listing(strava, token, day)}
+    assert after[uploaded]["name"] == "Manual entry"
+    assert after[listed[0]["id"]]["private"] is True
+    assert listed[-1]["id"] not in after
+    refused = requests.post(f"{strava.base_url}/_standin/history", json={"rename": []}, timeout=TIMEOUT)
+    assert refused.status_code == 400
+    assert "rename" in refused.json()["message"]
+    missing = requests.post(f"{strava.base_url}/_standin/history", json={"delete": [1]}, timeout=TIMEOUT)
+    assert (missing.status_code, "no activity with id 1" in missing.json()["message"]) == (400, True)
 
 
 # -- rate limits -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from datalake.strava.layout import raw_prefix, run_label
 from devstack import backfill
 from devstack.stack import Stack, write_inventory_drops
 from tests.athena import run_sql
@@ -82,7 +83,11 @@ def snapshot(stack: Stack, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         "lake": s3_objects(
             stack,
             config.lake.bucket,
-            [f"{layer}/strava/activities/dt={day}/" for layer in ("raw", "curated") for day in strava_days],
+            [f"curated/strava/activities/dt={day}/" for day in strava_days]
+            + [
+                raw_prefix(run_label(datetime.fromisoformat(r["data_interval_start"])))
+                for r in runs["strava_activities"]
+            ],
         ),
         "results": s3_objects(
             stack, config.athena.results_bucket, [f"{results}/strava_activities/{d}/" for d in strava_days]

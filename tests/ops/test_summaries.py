@@ -94,7 +94,9 @@ def land_strava(config: DatalakeConfig, *, without_column: str | None = None) ->
             s3.put_object(Bucket=config.lake.bucket, Key=curated_key(start), Body=buffer.getvalue())
         run_sql(
             athena(),
-            env.get_template("strava/add_partition.sql").render(params=params, data_interval_start=start),
+            env.get_template("strava/add_partitions.sql").render(
+                params=params, data_interval_end=start, strava_window_days=lambda end: [end.date()]
+            ),
         )
     return [a for a in activities if a["start_date"][:10] <= DAY.isoformat()]
 

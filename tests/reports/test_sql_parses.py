@@ -38,6 +38,9 @@ SAMPLE = inventory_values(
     "ds": "2026-11-20",
     "data_interval_start": datetime(2026, 11, 20),
     "data_interval_end": datetime(2026, 11, 21),
+    # the Strava DAG's macro; one day: sqlglot reads Hive's PARTITION clauses only comma-separated, which
+    # Athena refuses (tests/strava run a whole window's statement on the stack's Athena)
+    "strava_window_days": lambda _end: ["2026-11-20"],
     "drop": {"columns": [["bucket", "string"], ["key", "string"], ["size", "bigint"]]},
     "params": {
         "database": "sample_db",

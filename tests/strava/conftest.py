@@ -7,6 +7,7 @@ process reads, exactly as the next task of a real deployment would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -232,9 +233,94 @@ def create_lake_buckets(local_aws: str) -> None:
     config = get_config()
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
     for bucket in (config.lake.bucket, config.athena.results_bucket):
-        s3.create_bucket(Bucket=bucket)
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # made by an earlier test
+            s3.create_bucket(Bucket=bucket)
 
 
 def texts_under(*paths: Path) -> list[str]:
     """The text of every file under ``paths`` (logs, say)."""
     return [p.read_text(errors="replace") for root in paths for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.fixture
+def versioned_lake(lake: tuple[Any, str]) -> tuple[Any, str]:
+    """The lake bucket with versioning on: every write leaves a version, so "wrote nothing" is checkable."""
+    s3, bucket = lake
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return lake
+
+
+def object_versions(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    """(key, version id) of every version and delete marker in the bucket: one per write."""
+    found = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            found.append((item["Key"], item["VersionId"]))
+    return sorted(found)
+
+
+def athena_rows(sql: str, database: str | None = None) -> list[list[str | None]]:
+    """Run ``sql`` on the local Athena (it really runs it) and return the data rows as strings."""
+    import boto3
+
+    from datalake.config import get_config
+
+    config = get_config()
+    athena = boto3.client("athena", region_name="us-east-1")
+    qid = athena.start_query_execution(
+        QueryString=sql,
+        ResultConfiguration={"OutputLocation": config.athena.output_location("tests", "strava")},
+        WorkGroup=config.athena.workgroup,
+        **({"QueryExecutionContext": {"Database": database}} if database else {}),
+    )["QueryExecutionId"]
+    for _ in range(1200):
+        status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.05)
+    assert status["State"] == "SUCCEEDED", f"{status.get('StateChangeReason')}\n{sql}"
+    if sql.lstrip().upper().startswith(("CREATE", "ALTER", "DROP")):
+        return []
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1:]
+    return [[cell.get("VarCharValue") for cell in row["Data"]] for row in rows]
+
+
+@dataclass
+class StravaTable:
+    """The Strava table over a test's lake bucket, made and filled by the DAG's own SQL files."""
+
+    dag: Any
+    params: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return f"{self.params['database']}.{self.params['table']}"
+
+    def run(self, task_id: str, **context: Any) -> None:
+        """Render the query of the DAG's task ``task_id`` as the DAG renders it, and run it."""
+        query = self.dag.get_task(task_id).query  # the .sql file's text, read when the DAG was parsed
+        athena_rows(self.dag.get_template_env().from_string(query).render(params=self.params, **context))
+
+    def register_window(self, data_interval_end: datetime) -> None:
+        """``add_partitions``: every day of the window of the run ending at ``data_interval_end``."""
+        self.run("add_partitions", data_interval_end=data_interval_end)
+
+
+@pytest.fixture
+def strava_table(local_aws: str, lake: tuple[Any, str], dagbag: Any) -> StravaTable:
+    """A database and table of their own over the ``lake`` bucket (``create_database``, ``create_table``)."""
+    import uuid
+
+    from datalake.strava.layout import curated_location
+
+    create_lake_buckets(local_aws)
+    _s3, bucket = lake
+    params = {
+        "database": f"strava_{uuid.uuid4().hex[:10]}",
+        "table": "activities",
+        "location": curated_location(bucket),
+    }
+    table = StravaTable(dagbag.dags["strava_activities"], params)
+    table.run("create_database")
+    table.run("create_table")
+    return table

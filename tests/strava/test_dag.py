@@ -6,24 +6,25 @@ the Athena that runs SQL) and the api-server the token task writes the rotated r
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
+import re
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
-import pyarrow.parquet as pq
 import pytest
 
 from datalake.config import get_config
-from datalake.strava.layout import CURATED_PREFIX
+from datalake.strava import tasks as strava_tasks
+from datalake.strava.layout import CURATED_PREFIX, RAW_PREFIX
 from tests.strava.conftest import (
     AIRFLOW,
     END,
     ApiServer,
+    athena_rows,
     create_lake_buckets,
     dag_run_env,
     list_objects,
@@ -56,13 +57,64 @@ def test_the_dag_extracts_real_data_intervals_daily_without_catchup(dag) -> None
 def test_tasks_run_in_order_and_the_last_one_publishes_the_asset(dag) -> None:
     from datalake.assets import strava_activities_asset
 
-    order = ["refresh_token", "extract_activities", "create_database", "create_table", "add_partition"]
+    order = [
+        "refresh_token",
+        "extract_activities",
+        "create_database",
+        "create_table",
+        "add_partitions",
+        "publish_days",
+    ]
     for upstream, downstream in itertools.pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids
-    assert strava_activities_asset() in dag.get_task("add_partition").outlets
-    for task_id in ("create_database", "create_table", "add_partition"):
+    assert [t.task_id for t in dag.tasks if t.outlets] == ["publish_days"]
+    assert strava_activities_asset() in dag.get_task("publish_days").outlets
+    for task_id in ("create_database", "create_table", "add_partitions"):
         assert dag.get_task(task_id).execution_timeout is not None
     assert dag.get_task("extract_activities").retry_policy is not None
+
+
+def test_extractions_never_overlap_across_runs_backfills_included(dag) -> None:
+    """Each writes the days as it listed them: the later listing must be the later write."""
+    for task_id in ("refresh_token", "extract_activities"):
+        assert dag.get_task(task_id).max_active_tis_per_dag == 1
+
+
+def test_the_partition_statement_registers_every_day_of_the_window_from_the_interval_alone(dag) -> None:
+    end = datetime(2026, 11, 20, 4, tzinfo=UTC)
+    sql = (
+        dag.get_template_env()
+        .from_string(dag.get_task("add_partitions").query)
+        .render(params=strava_tasks.sql_params(get_config()), data_interval_end=end, ti=None)
+    )
+    days = [f"2026-11-{d}" for d in range(13, 20)]
+    assert re.findall(r"PARTITION \(dt = '([\d-]+)'\)", sql) == days
+    assert sql.count("ALTER TABLE") == 1
+    assert all(
+        f"LOCATION 's3://{get_config().lake.bucket}/curated/strava/activities/dt={d}/'" in sql for d in days
+    )
+
+
+def test_the_asset_extra_names_the_rewritten_days_and_refuses_an_edited_xcom() -> None:
+    end = datetime(2026, 11, 20, 4, tzinfo=UTC)
+    extracted = {"days": ["2026-11-19", "2026-11-13", "2026-11-19"]}
+    assert strava_tasks.asset_extra(extracted, end) == {"days": ["2026-11-13", "2026-11-19"]}
+    assert strava_tasks.asset_extra({"days": []}, end) == {"days": []}
+    for edited in ({"days": ["2026-11-12"]}, {"days": ["2026-11-19'; DROP"]}, {"days": [20261119]}):
+        with pytest.raises(ValueError, match="outside the window 2026-11-13 to 2026-11-19"):
+            strava_tasks.asset_extra(edited, end)
+    with pytest.raises(ValueError, match="no list of days"):
+        strava_tasks.asset_extra({"days": "2026-11-19"}, end)
+
+
+def test_a_run_with_no_whole_day_since_the_first_day_skips_instead_of_listing(dag) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    config = get_config()
+    first = datetime.fromisoformat(config.strava.start_date).replace(tzinfo=UTC)
+    with pytest.raises(AirflowSkipException, match="nothing to list yet"):
+        # an hourly schedule's run on the first day: no StravaHook, no S3 client is needed to say so
+        strava_tasks.extract_activities(first, first + timedelta(hours=1), config)
 
 
 def test_the_worst_case_of_the_token_task_fits_well_inside_its_time_limit(dag) -> None:
@@ -81,20 +133,12 @@ def test_no_token_value_reaches_any_log_of_a_real_run(
     config = get_config()
     s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
     create_lake_buckets(local_aws)
+    empty_strava_lake(s3, config.lake.bucket)
     put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
     first_refresh_token = strava.refresh_token
-    logical = END - timedelta(days=2) + timedelta(hours=4)
-    run = subprocess.run(
-        [AIRFLOW, "dags", "test", "strava_activities", logical.isoformat()],
-        env=dag_run_env(local_aws, tmp_path / "logs"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = run.stdout + run.stderr
+    logical = END - timedelta(days=2) + timedelta(hours=4)  # the interval ending then; its own day: 11-17
+    output = dags_test(logical, dag_run_env(local_aws, tmp_path / "logs"))
     logs = [output, *texts_under(tmp_path / "logs")]
-    assert run.returncode == 0, output[-4000:]
     assert "success" in output.lower()
 
     # the token task refreshed, rotated and persisted
@@ -117,34 +161,107 @@ def test_no_token_value_reaches_any_log_of_a_real_run(
     assert (recorded["usage_15"], recorded["usage_day"]) == seen > (0, 0)
     assert (recorded["limit_15"], recorded["limit_day"]) == tuple(strava.read_limit)
 
-    # the interval landed, once
-    keys = list(list_objects(s3, config.lake.bucket, CURATED_PREFIX))
-    assert len(keys) == 1
-    dt = keys[0].split("dt=")[1].split("/")[0]
-    start = datetime.fromisoformat(dt).replace(tzinfo=UTC, hour=4)
-    expected = [
-        a
-        for a in strava.activities
-        if start <= datetime.fromisoformat(a["start_date"]) < start + timedelta(days=1)
-    ]
-    table = pq.read_table(io.BytesIO(s3.get_object(Bucket=config.lake.bucket, Key=keys[0])["Body"].read()))
-    assert table.num_rows == len(expected) > 0
-
-    # and Athena reads it through the table and its new partition
-    athena = boto3.client("athena", endpoint_url=local_aws, region_name="us-east-1")
+    # the window landed: one snapshot per day with activities, each read by Athena through its partition
+    days = window_activities(strava, logical)
+    keys = list_objects(s3, config.lake.bucket, CURATED_PREFIX)
+    assert sorted(keys) == sorted(f"{CURATED_PREFIX}/dt={day}/activities.parquet" for day in days)
     table_name = f"{config.strava.database}.{config.strava.table}"
-    query = f"SELECT count(*), count(DISTINCT id), min(start_date) FROM {table_name} WHERE dt = '{dt}'"  # noqa: S608
-    qid = athena.start_query_execution(
-        QueryString=query,
-        WorkGroup=config.athena.workgroup,
-        ResultConfiguration={"OutputLocation": config.athena.output_location("tests", "strava")},
-    )["QueryExecutionId"]
-    for _ in range(120):
-        state = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-        if state["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        time.sleep(0.5)
-    assert state["State"] == "SUCCEEDED", state
-    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
-    values = [c.get("VarCharValue") for c in rows[1]["Data"]]
-    assert values[:2] == [str(len(expected)), str(len(expected))]
+    counted = athena_rows(
+        f"SELECT dt, count(*), count(DISTINCT id) FROM {table_name} GROUP BY dt ORDER BY dt"  # noqa: S608
+    )
+    assert counted == [[day, str(len(found)), str(len(found))] for day, found in sorted(days.items())]
+    assert sum(len(found) for found in days.values()) > 0
+
+
+def window_activities(strava, interval_end: datetime) -> dict[str, list[dict]]:
+    """The stand-in's activities of each day of the window of the run ending at ``interval_end``."""
+    from datalake.strava.tasks import window_of
+
+    window = window_of(interval_end, get_config())
+    found: dict[str, list[dict]] = {}
+    for activity in sorted(strava.activities, key=lambda a: (a["start_date"], a["id"])):
+        day = datetime.fromisoformat(activity["start_date"]).date()
+        if day in window:
+            found.setdefault(day.isoformat(), []).append(activity)
+    return found
+
+
+def dags_test(logical: datetime, env: dict[str, str]) -> str:
+    """``airflow dags test strava_activities`` at ``logical``, which runs the interval that ends there (as
+    a manual run does); its output."""
+    run = subprocess.run(
+        [AIRFLOW, "dags", "test", "strava_activities", logical.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    return output
+
+
+def empty_strava_lake(s3, bucket: str) -> None:
+    """The lake of the configuration in use without Strava objects (another test's run wrote some)."""
+    for prefix in (CURATED_PREFIX, RAW_PREFIX):
+        for key in list_objects(s3, bucket, prefix):
+            s3.delete_object(Bucket=bucket, Key=key)
+
+
+@pytest.mark.e2e
+def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summaries_after_the_next_run(
+    airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path
+) -> None:
+    from datalake.reports.plan import changed_days
+
+    config = get_config()
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    create_lake_buckets(local_aws)
+    empty_strava_lake(s3, config.lake.bucket)
+    put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
+    env = dag_run_env(local_aws, tmp_path / "logs")
+    first = END - timedelta(days=1) + timedelta(hours=4)  # the interval ending then: its own day is 11-18
+    dags_test(first, env)
+    before = window_activities(strava, first)
+    assert len(before) >= 3
+
+    late_day, deleted_day, renamed_day = sorted(before)[-1], sorted(before)[-2], sorted(before)[-3]
+    template = {k: v for k, v in before[late_day][0].items() if k != "id"}
+    late = strava.upload({**template, "start_date": f"{late_day}T23:00:00Z", "name": "Synced late"})
+    deleted = before[deleted_day][0]["id"]
+    strava.delete(deleted)
+    renamed = before[renamed_day][-1]["id"]
+    strava.edit(renamed, name="Renamed in Strava", sport_type="TrailRun")
+
+    second = first + timedelta(days=1)
+    dags_test(second, env)
+    after = window_activities(strava, second)
+    table_name = f"{config.strava.database}.{config.strava.table}"
+    low, high = min(after), max(after)
+    table = athena_rows(
+        f"SELECT dt, id, name, sport_type FROM {table_name} "  # noqa: S608 - the configuration's names
+        f"WHERE dt BETWEEN '{low}' AND '{high}' ORDER BY dt, start_date, id"
+    )
+    assert table == [
+        [day, str(a["id"]), a["name"], a["sport_type"]] for day in sorted(after) for a in after[day]
+    ]
+    rows = {int(row[1]): row for row in table}
+    assert rows[late["id"]][2] == "Synced late"
+    assert deleted not in rows
+    assert rows[renamed][2:] == ["Renamed in Strava", "TrailRun"]
+
+    # each run's asset event names the days it rewrote; the summaries' plan reads them from there
+    answer = airflow_api.call(
+        "GET", "/assets/events", params={"source_dag_id": "strava_activities", "limit": 100}
+    )
+    assert answer.status_code == 200, answer.text
+    events = sorted(answer.json()["asset_events"], key=lambda e: e["timestamp"])
+    first_extra, second_extra = (e["extra"] for e in events[-2:])  # this test's two runs are the newest
+    assert first_extra == {"days": sorted(before)}  # an empty lake: every day with activities is new
+    changed = {late_day, deleted_day, renamed_day}
+    new_day = (second - timedelta(days=1)).date().isoformat()  # this run's own day, new in its window
+    assert second_extra == {"days": sorted(changed | ({new_day} if new_day in after else set()))}
+    assert changed_days({"strava_activities": [SimpleNamespace(extra=second_extra)]}) == set(
+        second_extra["days"]
+    )

@@ -105,7 +105,9 @@ def test_a_token_task_killed_right_after_stravas_answer_loses_nothing(
     assert TokenJournal(conn_id).read() is None
     assert "ended before writing the tokens" in output
 
-    runs = airflow_api.call("GET", "/dags/strava_activities/dagRuns", params={"limit": 1}).json()["dag_runs"]
+    runs = airflow_api.call(  # the newest run: the next try (other tests' runs share the metadata DB)
+        "GET", "/dags/strava_activities/dagRuns", params={"limit": 1, "order_by": "-id"}
+    ).json()["dag_runs"]
     xcom = airflow_api.call(
         "GET",
         f"/dags/strava_activities/dagRuns/{runs[0]['dag_run_id']}/taskInstances/refresh_token"

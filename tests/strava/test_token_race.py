@@ -19,9 +19,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from datalake.strava.extract import extract_interval
+from datalake.strava.extract import extract_window
 from datalake.strava.hook import StravaHook
-from datalake.strava.layout import curated_key
+from datalake.strava.layout import curated_key, run_label
+from datalake.strava.window import Window
 from devstack.strava_api import StravaStandIn
 from tests.strava.conftest import DAYS, END, ApiServer, put_strava_connections, seeded
 
@@ -66,8 +67,9 @@ def test_two_extractions_and_a_refresh_racing_through_rotations_all_succeed(
         def extraction(name: str, start: Any) -> Callable[[], None]:
             def run() -> None:
                 client = hook().client()  # the access token read at this extraction's start
-                results[name] = extract_interval(
-                    client, s3, bucket, start, start + DAY, run_token=name, per_page=1
+                window = Window(start.date(), start.date())  # a day each, to tell their 401s apart
+                results[name] = extract_window(
+                    client, s3, bucket, window, run_label=run_label(start), per_page=1
                 )
 
             return run

@@ -1,5 +1,6 @@
-{#- The curated Strava activities: one row per activity, one partition per UTC day (dt = YYYY-MM-DD of the
-    data interval's start). Columns and units: plugins/datalake/strava/schema.py (tests keep the two equal). -#}
+{#- The curated Strava activities: one row per activity, one partition per UTC day (dt = YYYY-MM-DD, the UTC
+    day of start_date), each a full snapshot of that day. Columns and units: plugins/datalake/strava/schema.py
+    (tests keep the two equal). -#}
 CREATE EXTERNAL TABLE IF NOT EXISTS {{ params.database }}.{{ params.table }} (
   `id` bigint,
   `name` string,

@@ -1,185 +1,127 @@
-"""Extract one data interval of Strava activities into the lake, streaming and atomically.
+"""One extraction: list a window of days once, then rewrite the day snapshots Strava changed.
 
-For ``[start, end)`` (activity start time, UTC) the pages are streamed, one at a time, into two local
-files: the raw answers as gzipped JSON lines (every field Strava sent) and a typed Parquet file
-(:mod:`datalake.strava.schema`). Only then are they published: uploaded to a temporary key outside the
-table's location, copied to the final deterministic key, and the temporary key is deleted. Readers only
-ever look at final keys, so a run that fails half-way leaves nothing partial there, and a rerun of the
-same interval replaces its own objects (never duplicates rows).
+For a window of whole UTC days (:mod:`datalake.strava.window`; a scheduled run's, or any days to
+re-reconcile, :meth:`Window.covering`):
 
-Keys (``dt`` = the interval start's date, UTC)::
+1. one paging pass over the activities that started in it (``after``/``before``, ``per_page=200``, until
+   an empty page), spooled to a local file (:mod:`datalake.strava.listing`): memory is bounded by one
+   page and one Parquet row group, not by the window or a day;
+2. each day's snapshot (:mod:`datalake.strava.snapshots`) against the digest stored with the day's
+   object (one ``HeadObject`` per day): the days that changed;
+3. when a day changed, the listing as Strava returned it goes to the raw layer first (gzipped JSON lines,
+   :func:`datalake.strava.layout.raw_key`), then each changed day is rewritten (or deleted, when none of
+   its activities is left). A run that changes nothing writes nothing at all: what Strava returned is
+   then, activity for activity, what earlier listings in the raw layer hold already.
 
-    s3://<lake>/raw/strava/activities/dt=YYYY-MM-DD/activities.jsonl.gz
-    s3://<lake>/curated/strava/activities/dt=YYYY-MM-DD/activities.parquet
+A failure part-way leaves every day either as it was or rewritten whole; a retry lists again and
+writes the rest. Two extractions must not overlap (the DAG runs one at a time): each writes the days as
+it listed them, so the later listing must also be the later write.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
-import json
 import logging
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from datalake.strava.client import PER_PAGE, StravaClient
-from datalake.strava.layout import (
-    PARQUET_NAME,
-    RAW_NAME,
-    TMP_PREFIX,
-    curated_key,
-    partition,
-    raw_key,
-)
-from datalake.strava.schema import SCHEMA, to_record_batch, to_row
+from datalake.strava.layout import raw_key
+from datalake.strava.listing import Listing, list_window
+from datalake.strava.snapshots import Change, DaySnapshot, change_of, snapshot, stored_digest, write
+from datalake.strava.window import Window
 
 log = logging.getLogger(__name__)
-
-ROW_GROUP_ROWS = 10_000  # rows per Parquet row group (the bound on buffered rows)
 
 
 @dataclass(frozen=True)
 class ExtractResult:
-    dt: str
-    rows: int
+    """What one extraction did (the task's XCom: counts, days and keys, nothing secret)."""
+
+    first_day: str
+    last_day: str
+    days: list[str]  # the days rewritten or emptied, ascending
+    rows_by_day: dict[str, int]  # every day of the window: its activities now
+    rows: int  # activities of the window now
     pages: int
     api_calls: int
-    raw_key: str
-    parquet_key: str
     duplicates_skipped: int
-    outside_interval_skipped: int
+    outside_window_skipped: int
+    raw_key: str | None  # the listing kept in the raw layer, when a day changed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _epoch(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("interval bounds must be timezone-aware")
-    return int(moment.timestamp())
+def _changes(listing: Listing, s3: Any, bucket: str) -> dict[date, tuple[DaySnapshot, Change]]:
+    """Every day of the window: its new snapshot and what writing it changes. A snapshot holds its
+    digest and where its activities are in the spool, not the activities."""
+    present = listing.by_day()
+    found = {}
+    for day in listing.window.days:
+        entries = present.get(day, [])
+        day_snapshot = snapshot(day, lambda entries=entries: listing.activities(entries))
+        found[day] = (day_snapshot, change_of(day_snapshot, stored_digest(s3, bucket, day)))
+    return found
 
 
-def write_interval_files(
-    client: StravaClient,
-    start: datetime,
-    end: datetime,
-    raw_path: Path,
-    parquet_path: Path,
-    *,
-    per_page: int = PER_PAGE,
-    row_group_rows: int = ROW_GROUP_ROWS,
-) -> tuple[int, int, int, int]:
-    """Stream the interval's pages into the two local files; returns (rows, pages, dupes, outside)."""
-    lo, hi = _epoch(start), _epoch(end)
-    seen: set[int] = set()
-    rows = pages = dupes = outside = 0
-    # Each page becomes a columnar record batch at once (compact); batches are written as one row group
-    # once they hold ``row_group_rows`` rows. Memory is bounded by one row group, not by the interval.
-    batches: list[pa.RecordBatch] = []
-    buffered = 0
+def _publish_raw(s3: Any, bucket: str, listing: Listing, key: str, tmp: Path) -> None:
+    gz_path = tmp / "listing.jsonl.gz"
     with (
-        open(raw_path, "wb") as raw_file,
-        # mtime=0: the same activities give byte-identical objects on a rerun
-        gzip.GzipFile(fileobj=raw_file, mode="wb", compresslevel=6, mtime=0) as raw_gz,
-        io.TextIOWrapper(raw_gz, encoding="utf-8") as raw,
-        pq.ParquetWriter(parquet_path, SCHEMA, compression="snappy") as writer,
+        open(listing.path, "rb") as spool,
+        open(gz_path, "wb") as out,
+        # no name and mtime 0 in the header: the same listing gives the same bytes
+        gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=6, mtime=0) as gz,
     ):
-        for page in client.activity_pages(after=lo - 1, before=hi, per_page=per_page):
-            pages += 1
-            kept: list[dict[str, Any]] = []
-            for activity in page:
-                row = to_row(activity)  # validates first: a bad field fails before anything is kept
-                started = int(row["start_date"].timestamp())
-                if not lo <= started < hi:
-                    outside += 1
-                    continue
-                if row["id"] in seen:
-                    dupes += 1
-                    continue
-                seen.add(row["id"])
-                raw.write(json.dumps(activity, separators=(",", ":"), ensure_ascii=False))
-                raw.write("\n")
-                kept.append(row)
-            if kept:
-                batches.append(to_record_batch(kept))
-                buffered += len(kept)
-                rows += len(kept)
-            if buffered >= row_group_rows:
-                writer.write_table(pa.Table.from_batches(batches, schema=SCHEMA), row_group_size=buffered)
-                batches, buffered = [], 0
-        if batches or rows == 0:
-            writer.write_table(pa.Table.from_batches(batches, schema=SCHEMA))
-    return rows, pages, dupes, outside
+        shutil.copyfileobj(spool, gz, 1 << 20)
+    s3.upload_file(str(gz_path), bucket, key, ExtraArgs={"ContentType": "application/gzip"})
 
 
-def publish(s3: Any, bucket: str, local: Path, final_key: str, tmp_key: str, content_type: str) -> None:
-    """Upload to ``tmp_key``, copy to ``final_key`` (one atomic PUT for readers), delete ``tmp_key``."""
-    s3.upload_file(str(local), bucket, tmp_key, ExtraArgs={"ContentType": content_type})
-    try:
-        s3.copy_object(
-            Bucket=bucket,
-            Key=final_key,
-            CopySource={"Bucket": bucket, "Key": tmp_key},
-            ContentType=content_type,
-            MetadataDirective="REPLACE",
-        )
-    finally:
-        s3.delete_object(Bucket=bucket, Key=tmp_key)
-
-
-def extract_interval(
+def extract_window(
     client: StravaClient,
     s3: Any,
     bucket: str,
-    start: datetime,
-    end: datetime,
+    window: Window,
     *,
-    run_token: str,
+    run_label: str,
     per_page: int = PER_PAGE,
-    row_group_rows: int = ROW_GROUP_ROWS,
 ) -> ExtractResult:
-    """Extract ``[start, end)`` into the lake (see module doc). ``run_token`` names the temporary keys."""
-    dt = partition(start)
+    """Reconcile ``window`` with what Strava lists now (see the module doc); ``run_label`` names the
+    run in the raw layer (:func:`datalake.strava.layout.run_label`)."""
     with tempfile.TemporaryDirectory(prefix="strava-extract-") as tmp:
-        raw_path, parquet_path = Path(tmp) / RAW_NAME, Path(tmp) / PARQUET_NAME
-        rows, pages, dupes, outside = write_interval_files(
-            client, start, end, raw_path, parquet_path, per_page=per_page, row_group_rows=row_group_rows
-        )
-        tmp_base = f"{TMP_PREFIX}/{run_token}/dt={dt}"
-        publish(s3, bucket, raw_path, raw_key(start), f"{tmp_base}/{RAW_NAME}", "application/gzip")
-        publish(
-            s3,
-            bucket,
-            parquet_path,
-            curated_key(start),
-            f"{tmp_base}/{PARQUET_NAME}",
-            "application/vnd.apache.parquet",
-        )
+        listing = list_window(client, window, Path(tmp) / "listing.jsonl", per_page=per_page)
+        changes = _changes(listing, s3, bucket)
+        changed = [day for day, (_snapshot, change) in changes.items() if change is not Change.UNCHANGED]
+        key = raw_key(run_label, listing.digest) if changed else None
+        if key is not None:
+            _publish_raw(s3, bucket, listing, key, Path(tmp))
+            for day in changed:
+                write(s3, bucket, *changes[day], listing_key=key)
+    rows_by_day = {day.isoformat(): day_snapshot.rows for day, (day_snapshot, _change) in changes.items()}
     result = ExtractResult(
-        dt=dt,
-        rows=rows,
-        pages=pages,
+        first_day=window.first.isoformat(),
+        last_day=window.last.isoformat(),
+        days=[day.isoformat() for day in changed],
+        rows_by_day=rows_by_day,
+        rows=sum(rows_by_day.values()),
+        pages=listing.pages,
         api_calls=client.calls,
-        raw_key=raw_key(start),
-        parquet_key=curated_key(start),
-        duplicates_skipped=dupes,
-        outside_interval_skipped=outside,
+        duplicates_skipped=listing.duplicates,
+        outside_window_skipped=listing.outside,
+        raw_key=key,
     )
     log.info(
-        "Strava %s: %d activities in %d pages (%d API calls) -> s3://%s/%s and s3://%s/%s",
-        dt,
-        rows,
-        pages,
-        client.calls,
-        bucket,
-        result.raw_key,
-        bucket,
-        result.parquet_key,
+        "Strava %s: %d activities in %d pages (%d API calls); %s",
+        window,
+        result.rows,
+        result.pages,
+        result.api_calls,
+        f"rewrote {', '.join(result.days)}; the listing is s3://{bucket}/{key}"
+        if key
+        else "no day changed, nothing written",
     )
     return result

@@ -18,7 +18,8 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from datalake.config import DatalakeConfig, get_config
 from datalake.dag_defaults import check_first_day
 from datalake.strava.errors import StravaRateLimited
-from datalake.strava.layout import curated_location
+from datalake.strava.layout import curated_location, run_label
+from datalake.strava.window import Window, run_window
 
 if TYPE_CHECKING:
     from datalake.strava.hook import StravaHook
@@ -85,28 +86,40 @@ def refresh_token(
     return hook.ensure_fresh_token().as_dict()
 
 
-def run_token(run_id: str, dt: str) -> str:
-    """A key-safe name for this run's temporary objects."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-    return f"{dt}/{safe}"
+def window_of(data_interval_end: datetime, config: DatalakeConfig) -> Window:
+    """The days the run whose interval ends at ``data_interval_end`` lists (:mod:`datalake.strava.window`)."""
+    return run_window(data_interval_end, config.strava.reconcile_days, config.strava.start_date)
+
+
+def window_days(data_interval_end: datetime) -> list[str]:
+    """The ``dt`` values of that window with the configuration in use: the DAG's macro
+    ``strava_window_days``, which ``include/sql/strava/add_partitions.sql`` registers."""
+    return [day.isoformat() for day in window_of(data_interval_end, get_config()).days]
 
 
 def extract_activities(
     data_interval_start: datetime,
     data_interval_end: datetime,
-    run_id: str,
     config: DatalakeConfig | None = None,
     *,
     hook: StravaHook | None = None,
     s3_client: Any = None,
 ) -> dict[str, Any]:
-    """Extract the interval's activities into the raw and curated layers (see ``extract.py``)."""
+    """List the run's window once and rewrite the days Strava changed (see ``extract.py``)."""
     # Imported here: pyarrow and the HTTP client are the task's business, not the DAG parser's.
     from datalake.strava.client import RateLimits
-    from datalake.strava.extract import extract_interval
+    from datalake.strava.extract import extract_window
     from datalake.strava.hook import StravaHook
 
     config = config or get_config()
+    window = window_of(data_interval_end, config)
+    if window.empty:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(
+            f"No whole UTC day between strava.start_date = {config.strava.start_date} and the end of "
+            f"this interval ({data_interval_end.isoformat()}): nothing to list yet."
+        )
     hook = hook or StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
     if s3_client is None:
         from datalake import aws
@@ -115,15 +128,30 @@ def extract_activities(
     client = hook.client(deadline=time.time() + WAIT_BUDGET.total_seconds())
     client.limits = RateLimits.restore(_last_rate_limits(), time.time())
     try:
-        result = extract_interval(
-            client,
-            s3_client,
-            config.lake.bucket,
-            data_interval_start,
-            data_interval_end,
-            run_token=run_token(run_id, data_interval_start.strftime("%Y-%m-%d")),
+        result = extract_window(
+            client, s3_client, config.lake.bucket, window, run_label=run_label(data_interval_start)
         )
     finally:
         if client.limits.seen_at is not None:
             _remember_rate_limits(client.limits.snapshot())
     return result.as_dict()
+
+
+def asset_extra(
+    extracted: Any, data_interval_end: datetime, config: DatalakeConfig | None = None
+) -> dict[str, list[str]]:
+    """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote.
+
+    ``extracted`` is the extraction's XCom, which the REST API can edit: each day must be a day of the
+    run's window, written as ``YYYY-MM-DD``.
+    """
+    config = config or get_config()
+    window = window_of(data_interval_end, config)
+    days = extracted.get("days") if isinstance(extracted, dict) else None
+    if not isinstance(days, list):
+        raise ValueError(f"the extraction's XCom has no list of days: {type(extracted).__name__}")
+    allowed = {day.isoformat() for day in window.days}
+    wrong = [day for day in days if not isinstance(day, str) or day not in allowed]
+    if wrong:
+        raise ValueError(f"the extraction's XCom lists days outside the window {window}: {wrong[:5]!r}")
+    return {"days": sorted(set(days))}
