@@ -31,12 +31,18 @@ def metadata_db_url(home: Path) -> str:
     return f"sqlite:///{home}/airflow.db?timeout={SQLITE_BUSY_TIMEOUT}"
 
 
+INHERITED_NOT = ("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")
+
+
 def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The configuration of the local Airflow, as environment variables (nothing machine-specific)."""
     import os
 
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
+    # Connections, variables and AWS endpoints come from the stack alone: an inherited
+    # AIRFLOW_CONN_AWS_DEFAULT (a shell's, or a test session's local AWS) would win over the stack's
+    # own connection and send every task to another endpoint.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_NOT)}
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -311,10 +311,12 @@ def check_strava_run(stack: Stack, run: dict[str, Any], outcome: Outcome) -> Non
 
 
 def check_inventory_run(stack: Stack, inv: Any, run: dict[str, Any], outcome: Outcome) -> None:
-    """Each drop's partition (unless projected) and its rows, more than none."""
-    task = "announce_drop" if inv.partition_projection else "register_partition"
+    """Each drop's partition (unless projected) and its rows, more than none.
+
+    The drops are those the run validated: its ``register_partition`` is skipped, with no result, when
+    the watcher's run registered the same drop first (that run then owns it)."""
     table = f"{inv.database}.{inv.table}"
-    for drop in xcom(stack.airflow, inv.dag_id, run["dag_run_id"], task):
+    for drop in xcom(stack.airflow, inv.dag_id, run["dag_run_id"], "validate_drop"):
         dt = drop["dt"]
         if not inv.partition_projection and not check_partition(
             stack, inv.database, inv.table, dt, outcome, inv.dag_id

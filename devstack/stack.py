@@ -112,7 +112,9 @@ class Stack:
             started.append(strava.pid)
             provision_aws(aws_url, self.config)
             write_inventory_drops(aws_url, self.config, today=datetime.now(UTC).date())
-            airflow = AirflowServer(self.airflow_home, env={"DATALAKE_STACK": "1"})
+            airflow = AirflowServer(
+                self.airflow_home, env={"DATALAKE_STACK": "1", **client_environment(aws_url)}
+            )
             airflow.start()
             started.append(airflow.pgid or 0)
             self.state = StackState(
