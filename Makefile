@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 # (as on some machines) Python would otherwise compile Airflow from source in every process.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: env browser lint fix test demo up down backfill bench clean
+.PHONY: env browser lint fix test test-fast demo up down backfill bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -42,9 +42,17 @@ fix: env
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Two workers (a 2-core machine); the tests that share the embedded stack, an Airflow API server or the
+# alert tests' metadata DB stay together on one worker (tests/conftest.py).
+XDIST := -n 2 --dist loadgroup
+
 ## test: lint, then the whole test suite (starts and stops its own local servers)
 test: lint browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+## test-fast: lint, then every test but the end-to-end ones on the embedded stack (no browser needed)
+test-fast: lint
+	$(PY) -m pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
 
 ## demo: start the embedded stack, run every DAG once, check what its runs wrote (DEMO_EXIT=1 to stop after)
 demo: env

@@ -76,7 +76,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     a configuration of their own, whose Asset URIs differ from the default's, and a later
     ``airflow dags test`` of the default configuration would find those assets' names taken.
 
-    A test that uses one of the shared fixtures joins that fixture's xdist group."""
+    A test that uses one of the shared fixtures joins that fixture's xdist group. Spread over workers
+    (``--dist loadgroup``), the tests are handed out in this order, so on each worker the alert tests
+    still come after every other test."""
     items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())
     for item in items:
         shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]

@@ -184,3 +184,36 @@ def test_the_installed_package_finds_its_sql_and_default_configuration_inside_it
     assert Path(clean_run["prices_path"]) == unpacked / "datalake" / "include" / "prices" / "s3.yaml"
     assert clean_run["prices_as_of"]
     assert clean_run["connection_types"] == ["strava"]
+
+
+RENDER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])  # the installed wheel, ahead of the project's editable install
+from datalake.reports import render
+page = render.render_report({"day": "2026-11-20", "sources": {}})
+print(json.dumps({"module": render.__file__, "template": render.report_template().filename,
+                  "page": page, "list": render.render_report_list(["2026-11-20"])}))
+"""
+
+
+def test_the_report_renders_from_the_installed_wheel_outside_the_project(unpacked, tmp_path):
+    """The report's templates ship in the package and are found wherever it is installed, whatever the
+    current directory (the Docker image runs Airflow from /opt/airflow, not from the project)."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", RENDER, str(unpacked)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    templates = unpacked / "datalake" / "reports" / "templates"
+    assert Path(found["module"]).is_relative_to(unpacked)
+    assert Path(found["template"]) == templates / "report.html.j2"
+    assert "Data lake report for 2026-11-20" in found["page"]
+    assert "nothing is configured to summarise" in found["page"]  # from the macros next to it
+    assert "border-collapse:collapse" in found["page"]  # the inline CSS, also next to it
+    assert 'href="day/2026-11-20"' in found["list"]

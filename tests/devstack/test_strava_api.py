@@ -24,6 +24,7 @@ from devstack.strava_api import (
     StravaStandIn,
     seed_activities,
 )
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -40,23 +41,13 @@ FACTS_FIELDS = {
 }  # fmt: skip
 
 
-class Clock:
-    """A clock the test moves by hand (the stand-in's token expiry and rate windows follow it)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def strava(clock: Clock) -> Iterator[StravaStandIn]:
+def strava(clock: FakeClock) -> Iterator[StravaStandIn]:
     with StravaStandIn(seed_activities(150, seed=3, end=END, days=60), clock=clock) as standin:
         yield standin
 
@@ -160,7 +151,7 @@ def test_a_rotated_refresh_token_dies_at_once_with_stravas_400_body(strava: Stra
     assert refresh(strava, refresh_token=first["refresh_token"]).status_code == 200
 
 
-def test_refresh_with_more_than_an_hour_left_returns_the_same_tokens(strava: StravaStandIn, clock: Clock):
+def test_refresh_with_more_than_an_hour_left_returns_the_same_tokens(strava: StravaStandIn, clock: FakeClock):
     first = refresh(strava).json()
     clock.now += 21600 - 3601  # 3601 s left
     again = refresh(strava, refresh_token=first["refresh_token"]).json()
@@ -174,7 +165,7 @@ def test_refresh_with_more_than_an_hour_left_returns_the_same_tokens(strava: Str
     assert renewed["expires_in"] == 21600
 
 
-def test_without_rotation_the_refresh_token_stays(clock: Clock):
+def test_without_rotation_the_refresh_token_stays(clock: FakeClock):
     with StravaStandIn([], clock=clock, rotate_refresh_tokens=False) as strava:
         original = strava.refresh_token
         first = refresh(strava).json()
@@ -184,7 +175,7 @@ def test_without_rotation_the_refresh_token_stays(clock: Clock):
         assert first["access_token"] != second["access_token"]
 
 
-def test_rotating_on_every_refresh_issues_new_tokens_even_with_hours_left(clock: Clock):
+def test_rotating_on_every_refresh_issues_new_tokens_even_with_hours_left(clock: FakeClock):
     with StravaStandIn([], clock=clock, rotate_every_refresh=True) as strava:
         first = refresh(strava).json()
         second = refresh(strava, refresh_token=first["refresh_token"]).json()
@@ -243,7 +234,7 @@ def test_a_missing_or_bad_access_token_answers_401(strava: StravaStandIn, header
     assert answer.json() == ACCESS_TOKEN_INVALID
 
 
-def test_an_expired_access_token_answers_401(strava: StravaStandIn, clock: Clock):
+def test_an_expired_access_token_answers_401(strava: StravaStandIn, clock: FakeClock):
     token = access_token(strava)
     assert list_page(strava, token).status_code == 200
     clock.now += 21600
@@ -449,7 +440,9 @@ def test_the_token_endpoint_is_not_counted_against_the_api_budget(strava: Strava
     assert list_page(strava, token).headers["X-ReadRateLimit-Usage"] == "1,1"
 
 
-def test_past_the_15_minute_budget_answers_429_and_still_counts_daily(strava: StravaStandIn, clock: Clock):
+def test_past_the_15_minute_budget_answers_429_and_still_counts_daily(
+    strava: StravaStandIn, clock: FakeClock
+):
     token = access_token(strava)
     strava.set_usage(read_15min=100, read_daily=500)
     refused = list_page(strava, token)
@@ -462,7 +455,7 @@ def test_past_the_15_minute_budget_answers_429_and_still_counts_daily(strava: St
     assert allowed.headers["X-ReadRateLimit-Usage"] == "1,502"
 
 
-def test_past_the_daily_budget_answers_429_until_midnight_utc(strava: StravaStandIn, clock: Clock):
+def test_past_the_daily_budget_answers_429_until_midnight_utc(strava: StravaStandIn, clock: FakeClock):
     token = access_token(strava)
     strava.set_usage(read_15min=0, read_daily=1000)
     assert list_page(strava, token).status_code == 429
@@ -474,7 +467,7 @@ def test_past_the_daily_budget_answers_429_until_midnight_utc(strava: StravaStan
     assert answer.headers["X-ReadRateLimit-Usage"] == "1,1"
 
 
-def test_the_overall_limit_applies_too(clock: Clock):
+def test_the_overall_limit_applies_too(clock: FakeClock):
     with StravaStandIn([], clock=clock, overall_limit_15min=2, read_limit_15min=50) as strava:
         token = access_token(strava)
         statuses = [list_page(strava, token).status_code for _ in range(3)]

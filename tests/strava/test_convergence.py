@@ -38,22 +38,12 @@ from datalake.strava.layout import CURATED_PREFIX, curated_key, run_label
 from datalake.strava.store import SecretsManagerStore
 from datalake.strava.window import midnight, run_window
 from devstack.strava_api import StravaStandIn
+from tests.clock import FakeClock
 from tests.strava.conftest import END, list_objects, seeded, strava_conn_uri_env
 
 DAY = timedelta(days=1)
 RUNS = 4  # consecutive daily runs, the first one's own day the last seeded day
 FIRST_DAY = "2025-01-01"
-
-
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
 
 
 changes = st.lists(

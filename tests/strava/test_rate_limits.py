@@ -12,20 +12,8 @@ from datalake.strava.client import StravaClient
 from datalake.strava.errors import StravaDailyLimitReached, StravaRateLimited
 from datalake.strava.tokens import exchange_refresh_token
 from devstack.strava_api import StravaStandIn
+from tests.clock import FakeClock
 from tests.strava.conftest import END, seeded
-
-
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
