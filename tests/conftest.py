@@ -71,6 +71,7 @@ def dagbag() -> object:
 SHARED_FIXTURES = ("stack_session", "airflow_api", "server")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The alert tests run last: they serialize the project's DAGs into the session's metadata DB under
     a configuration of their own, whose Asset URIs differ from the default's, and a later
