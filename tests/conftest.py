@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -66,22 +67,58 @@ def dagbag() -> object:
     return parse_dags()
 
 
-# Tests that share an expensive fixture run in one process when the suite is spread over several
-# (pytest-xdist, --dist loadgroup): one embedded stack, one Airflow API server, not one per worker.
-SHARED_FIXTURES = ("stack_session", "airflow_api", "server")
+# Tests that share an expensive session fixture run on one worker when the suite is spread over several
+# (pytest-xdist, `--dist loadgroup`): one embedded stack, one Airflow API server, not one per worker. The
+# groups go by file, because the controller that hands the tests out sees node ids only (and pytest 9.2
+# no longer reads the node ids xdist's own loadgroup rewrites, so `xdist_group` markers group nothing).
+SHARED_FIXTURES = {
+    "stack_session": ("tests/e2e/",),
+    "airflow_api": (
+        "tests/strava/test_dag.py",
+        "tests/strava/test_token_errors.py",
+        "tests/strava/test_token_journal.py",
+        "tests/strava/test_token_race.py",
+        "tests/strava/test_tokens.py",
+        "tests/strava/test_writable_stores.py",
+    ),
+    "server": ("tests/reports/test_web.py",),
+}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
+def shared_group(path: str) -> str | None:
+    """The shared fixture whose worker runs the tests of ``path`` (relative to the project), if any."""
+    return next((name for name, files in SHARED_FIXTURES.items() if path.startswith(files)), None)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The alert tests run last: they serialize the project's DAGs into the session's metadata DB under
     a configuration of their own, whose Asset URIs differ from the default's, and a later
-    ``airflow dags test`` of the default configuration would find those assets' names taken.
+    ``airflow dags test`` of the default configuration would find those assets' names taken. Spread
+    over workers, the tests are handed out in this order, so on each worker they still come last.
 
-    A test that uses one of the shared fixtures joins that fixture's xdist group. Spread over workers
-    (``--dist loadgroup``), the tests are handed out in this order, so on each worker the alert tests
-    still come after every other test."""
+    A test that uses a shared fixture must be in that fixture's files (else each worker would start
+    one of its own): the suite refuses to start otherwise, naming the test and the fixture."""
     items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())
     for item in items:
-        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        path = item.path.relative_to(ROOT).as_posix()
+        for name in SHARED_FIXTURES:
+            if name in getattr(item, "fixturenames", ()) and shared_group(path) != name:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the shared fixture {name!r}: add {path} to its files in "
+                    "SHARED_FIXTURES (tests/conftest.py)"
+                )
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: each test is its own unit of work, except the files of one shared fixture,
+    which form one unit, handed to one worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_group(nodeid.split("::", 1)[0]) or nodeid
+
+    return SharedFixtureScheduling(config, log)
