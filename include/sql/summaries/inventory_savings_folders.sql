@@ -19,23 +19,4 @@ WITH per_prefix AS (
         AND {{ m.decoded('key') }} LIKE '%/'
     GROUP BY 1, 2, 3
 ),
-ranked AS (
-    SELECT prefix, row_number() OVER (ORDER BY sum(objects) DESC, prefix) AS position
-    FROM per_prefix
-    GROUP BY prefix
-)
-SELECT
-    CASE WHEN ranked.position <= {{ savings.top_prefixes }} THEN per_prefix.prefix ELSE '(other prefixes)' END
-        AS prefix,
-    per_prefix.storage_class,
-    per_prefix.access_tier,
-    sum(per_prefix.objects) AS objects,
-    sum(per_prefix.bytes) AS bytes,
-    sum(per_prefix.billable_bytes) AS billable_bytes,
-    sum(per_prefix.standard_overhead_bytes) AS standard_overhead_bytes,
-    sum(per_prefix.monitored_objects) AS monitored_objects,
-    sum(per_prefix.committed_byte_days) AS committed_byte_days
-FROM per_prefix
-JOIN ranked ON per_prefix.prefix = ranked.prefix
-GROUP BY 1, 2, 3
-ORDER BY min(ranked.position), 2, 3
+{{ m.top_prefixes_by_class("objects") }}

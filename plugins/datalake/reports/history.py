@@ -17,6 +17,7 @@ the same bytes: a day summarised again, by a retry or a second backfill, leaves 
 from __future__ import annotations
 
 import io
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from datalake.config import DatalakeConfig
@@ -145,15 +146,13 @@ class SummaryTable:
 
     def __init__(self, config: DatalakeConfig) -> None:
         self.config = config
-        self._hook: Any = None
 
-    @property
+    @cached_property
     def hook(self) -> Any:
-        if self._hook is None:
-            from datalake import aws
+        """The S3 hook of the configuration's connection, made on first use."""
+        from datalake import aws
 
-            self._hook = aws.s3_hook(self.config)
-        return self._hook
+        return aws.s3_hook(self.config)
 
     def write(self, day: str, inventory: str, rows: list[dict[str, Any]]) -> str:
         """Replace the inventory's object of ``day`` with ``rows``; returns its URL."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from typing import Any
 
 from datalake.config import DatalakeConfig, get_config
@@ -26,15 +27,13 @@ class ReportStore:
         self.config = config or get_config()
         self.bucket = self.config.reports.bucket
         self.prefix = self.config.reports.prefix.strip("/")
-        self._hook: Any = None
 
-    @property
+    @cached_property
     def hook(self) -> Any:
-        if self._hook is None:
-            from datalake import aws
+        """The S3 hook of the configuration's connection, made on first use."""
+        from datalake import aws
 
-            self._hook = aws.s3_hook(self.config)
-        return self._hook
+        return aws.s3_hook(self.config)
 
     def key(self, day: str, name: str = REPORT_FILE) -> str:
         return f"{self.prefix}/{check_day(day).isoformat()}/{name}"
