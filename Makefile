@@ -50,9 +50,9 @@ XDIST := -n 2 --dist loadgroup
 test: lint browser
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
-## test-fast: lint, then every test but the end-to-end ones on the embedded stack (no browser needed)
+## test-fast: lint, then the inner loop: no embedded stack, no Airflow api-server, no whole-DAG runs
 test-fast: lint
-	$(PY) -m pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not e2e and not api_server and not dag_runs" $(PYTEST_ARGS)
 
 ## demo: start the embedded stack, run every DAG once, check what its runs wrote (DEMO_EXIT=1 to stop after)
 demo: env

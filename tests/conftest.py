@@ -101,6 +101,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: "tests/ops/" in item.path.as_posix())
     for item in items:
         path = item.path.relative_to(ROOT).as_posix()
+        if shared_group(path) in ("airflow_api", "server"):
+            item.add_marker(pytest.mark.api_server)
+        if path.startswith("tests/ops/"):
+            item.add_marker(pytest.mark.dag_runs)
         for name in SHARED_FIXTURES:
             if name in getattr(item, "fixturenames", ()) and shared_group(path) != name:
                 raise pytest.UsageError(

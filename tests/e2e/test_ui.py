@@ -109,7 +109,12 @@ def test_a_dags_grid_shows_every_task_of_its_successful_run(green_stack, browser
     assert page.locator('[data-testid^="grid-"][data-testid$="-' + tasks[-1] + '"]').count() >= 1
     badges = page.locator('[data-testid="state-badge"]')
     assert badges.count() >= 1
-    assert {badges.nth(i).inner_text().strip() for i in range(badges.count())} == {"Success"}
+    # the run's badge reads Success, and each task instance's its state in the API: a drop the
+    # watcher's run registered first is only confirmed by this run (register_partition skipped)
+    tis = green_stack.airflow.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    expected = {"Success"} | {ti["state"].capitalize() for ti in tis}
+    assert expected <= {"Success", "Skipped"}, expected
+    assert {badges.nth(i).inner_text().strip() for i in range(badges.count())} == expected
     assert "Page Not Found" not in page.inner_text("body")
 
 
