@@ -103,7 +103,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.path.relative_to(ROOT).as_posix()
         if shared_group(path) in ("airflow_api", "server"):
             item.add_marker(pytest.mark.api_server)
-        if path.startswith("tests/ops/"):
+        if path.startswith("tests/ops/") or path == "tests/inventory/test_dag.py":
             item.add_marker(pytest.mark.dag_runs)
         for name in SHARED_FIXTURES:
             if name in getattr(item, "fixturenames", ()) and shared_group(path) != name:
