@@ -202,11 +202,15 @@ def _task_source(task: Any, var: str, indent: str) -> list[str]:
     else:
         decorator = f"@task({arguments})"
     call = f"{var}_fn()" if kind != "mapped" else f"{var}_fn.expand(name={['x'] * 3!r})"
+    parameters = _callable_parameters(task)
+    if kind == "mapped" and "name=None" not in parameters.split(", "):
+        parameters = ", ".join(p for p in ("name=None", parameters) if p)  # what the twin maps over
+    role = ".as_setup()" if task.is_setup else ".as_teardown()" if task.is_teardown else ""
     return [
         f"{indent}{decorator}",
-        f"{indent}def {var}_fn({_callable_parameters(task)}):",
+        f"{indent}def {var}_fn({parameters}):",
         f"{indent}    return None",
-        f"{indent}{var} = {call}",
+        f"{indent}{var} = {call}{role}",
     ]
 
 
