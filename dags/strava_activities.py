@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import chain, dag, task
 
 from datalake.assets import strava_activities_asset
 from datalake.athena import IdempotentAthenaOperator
@@ -71,26 +71,34 @@ from datalake.dag_defaults import dag_args
 from datalake.strava import tasks as strava_tasks
 
 config = get_config()
+# a run push events started has no data interval: its results go under events/<day it ran>/
+RESULTS_FOLDER = "{{ ds if ds is defined else 'events/' ~ (dag_run.run_after | ds) }}"
 
 
 @dag(
-    schedule=CronDataIntervalTimetable(config.strava.schedule, timezone="UTC"),
+    schedule=strava_tasks.schedule(config),
     **dag_args(
         "strava_activities",
         description="Strava activities of each day into the lake (raw JSON and Parquet) and Athena",
         doc_md=__doc__,
         tags=("strava", "athena", "datalake"),
         max_active_runs=1,
-        user_defined_macros={"strava_window_days": strava_tasks.window_days},  # add_partitions.sql's days
+        # add_partitions.sql's days: a scheduled run's window, or the days a push-event run listed
+        user_defined_macros={
+            "strava_window_days": strava_tasks.window_days,
+            "strava_pushed_days": strava_tasks.pushed_partition_days,
+        },
     ),
 )
 def strava_activities() -> None:
     # One refresh at a time across all runs (a backfill next to the daily run): Strava rotates the
     # refresh token, so two refreshes racing would make one of them present a token that just died.
     @task(execution_timeout=timedelta(minutes=5), max_active_tis_per_dag=1)
-    def refresh_token(data_interval_start=None) -> dict:
-        """Refresh the Strava access token when needed and write it back to the connection first."""
-        return strava_tasks.refresh_token(data_interval_start)
+    def refresh_token(data_interval_start=None, dag_run=None, triggering_asset_events=None) -> dict:
+        """Stop on a deauthorisation; refresh the access token when needed, written back first."""
+        return strava_tasks.refresh_token(
+            data_interval_start, dag_run=dag_run, triggering_asset_events=triggering_asset_events
+        )
 
     # One extraction at a time across all runs: each writes the days as it listed them, so the later
     # listing must be the later write (a backfill next to the daily run).
@@ -99,9 +107,16 @@ def strava_activities() -> None:
         retry_policy=strava_tasks.RATE_LIMIT_RETRIES,
         max_active_tis_per_dag=1,
     )
-    def extract_activities(data_interval_start=None, data_interval_end=None) -> dict:
-        """List the window's activities once; rewrite the days Strava changed (raw JSON and Parquet)."""
-        return strava_tasks.extract_activities(data_interval_start, data_interval_end)
+    def extract_activities(
+        data_interval_start=None, data_interval_end=None, dag_run=None, triggering_asset_events=None
+    ) -> dict:
+        """List the window's (or the push events') days once; rewrite those Strava changed."""
+        return strava_tasks.extract_activities(
+            data_interval_start,
+            data_interval_end,
+            dag_run=dag_run,
+            triggering_asset_events=triggering_asset_events,
+        )
 
     asset = strava_activities_asset(config)
 
@@ -113,7 +128,7 @@ def strava_activities() -> None:
         return extra
 
     params = strava_tasks.sql_params(config)
-    output_location = config.athena.output_location("strava_activities", "{{ ds }}")
+    output_location = config.athena.output_location("strava_activities", RESULTS_FOLDER)
     create_database = IdempotentAthenaOperator(
         task_id="create_database",
         query="strava/create_database.sql",

@@ -9,6 +9,7 @@ It serves what the pipeline uses, as Strava documents it:
   ``page`` (1-based) and ``per_page`` (default 30, more than 200 is a 400). Newest first, or oldest
   first when ``after`` is given (Strava's results "start with" the activities just after ``after``).
 - ``GET /api/v3/athlete``: a small athlete, handy for a connection test.
+- ``GET /api/v3/activities/{id}``: one activity as listed (404 when there is none).
 - Every API response carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage``
   as ``"<15-min>,<daily>"``; windows reset at :00/:15/:30/:45 and at midnight UTC (by ``clock``); past a
   limit the answer is 429 with a JSON body, and the refused request still counts. The token endpoint is
@@ -926,6 +927,11 @@ class StravaStandIn(ThreadedServer):
             return _Reply(200, _ATHLETE, {})
         if path == ACTIVITIES_PATH:
             return self._list_activities(query)
+        one = path.removeprefix(f"{API_PREFIX}/activities/")
+        if one != path and one.isdigit():
+            found = [a for a in self._activity_index().source if a["id"] == int(one)]
+            if found:
+                return _Reply(200, found[0], {})
         return _Reply(
             404,
             {

@@ -40,12 +40,19 @@ def dag(dagbag):
     return dagbag.dags["strava_activities"]
 
 
-def test_the_dag_extracts_real_data_intervals_daily_without_catchup(dag) -> None:
-    from airflow.sdk import CronDataIntervalTimetable
+def test_the_dag_extracts_real_data_intervals_daily_or_on_push_events_without_catchup(dag) -> None:
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    from datalake.events import queue_arn
 
     config = get_config()
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert (dag.timetable.expression, str(dag.timetable.timezone)) == (config.strava.schedule, "UTC")
+    # the embedded stack's configuration has a push-event queue: the daily intervals or its messages
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    timetable = dag.timetable.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    assert (timetable.expression, str(timetable.timezone)) == (config.strava.schedule, "UTC")
+    watched = [asset.name for asset in dag.timetable.asset_condition.objects]
+    assert watched == [queue_arn(config.strava.events_queue_url)]
     assert dag.catchup is False
     assert dag.doc_md
     from datalake.dag_defaults import TAGS
