@@ -5,6 +5,7 @@ with the daily run's code, its table read back by the local Athena (which really
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -268,3 +269,98 @@ def test_an_event_body_that_is_no_strava_event_is_named_and_ignored() -> None:
     assert batch.deleted == [5]
     assert [e.owner_id for e in batch.deauthorisations] == [1]
     assert [line.split(":")[0] for line in batch.ignored] == ["message m1", "message m4"]
+
+
+@pytest.fixture
+def alert_inbox(local_aws: str) -> Iterator[Any]:
+    """A fresh queue subscribed to the configured alert topic: what a person subscribed would get."""
+    config = get_config()
+    sns = boto3.client("sns", endpoint_url=local_aws, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=local_aws, region_name="us-east-1")
+    topic_arn = sns.create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
+    url = sqs.create_queue(QueueName=f"push-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def messages() -> list[str]:
+        found = []
+        for _ in range(10):
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+            found += [json.loads(m["Body"])["Message"] for m in batch]
+            if found and not batch:
+                break
+        return found
+
+    try:
+        yield messages
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        sqs.delete_queue(QueueUrl=url)
+
+
+def token_task_dag(dag_id: str, outcomes: list[str], triggering_asset_events: Any = None) -> Any:
+    """One task: the Strava DAG's token step, in a run the queue started (``triggering_asset_events``)
+    or in a scheduled one; with the package's failure alert. What it raised goes to ``outcomes``."""
+    from airflow.sdk import dag, task
+
+    from datalake.alerts import task_failure_alert
+
+    @dag(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False)
+    def token_step() -> None:
+        @task(retries=0, on_failure_callback=[task_failure_alert()])
+        def refresh_token() -> None:
+            run = SimpleNamespace(run_type="asset_triggered" if triggering_asset_events else "scheduled")
+            try:
+                strava_tasks.refresh_token(None, dag_run=run, triggering_asset_events=triggering_asset_events)
+            except Exception as exc:
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+                raise
+            outcomes.append("ok")
+
+        refresh_token()
+
+    return token_step()
+
+
+def test_a_deauthorisation_alerts_at_once_and_stops_strava_calls_until_a_new_refresh_token(
+    pushing, alert_inbox, airflow_db, metastore_reads
+) -> None:
+    from airflow.sdk import Variable
+
+    from datalake.strava.authorisation import DEAUTHORISED_VARIABLE
+    from tests.dags import run_dag
+
+    standin, aws = pushing
+    config = get_config()
+    revoked = standin.refresh_token
+    standin.apply_history({"deauthorise": True, "push": True})
+    events = received_events(aws.sqs, aws.queue_url, expected=1)
+    tokens_before = standin.state()["requests"]["by_path"].get("/oauth/token", 0)
+
+    outcomes: list[str] = []
+    pushed = run_dag(token_task_dag("strava_push_deauthorised", outcomes, events))
+    assert pushed.state == "failed"
+    assert outcomes[0].startswith("StravaDeauthorised: Strava athlete 31337042 revoked this app's access on ")
+    alerts = alert_inbox()
+    assert len(alerts) == 1
+    assert "Re-authorise the Strava app in a browser" in alerts[0]
+    assert revoked not in alerts[0]
+    record = Variable.get(DEAUTHORISED_VARIABLE, default=None, deserialize_json=True)
+    assert set(record) == {"conn_id", "refresh_token", "event_time"}
+    assert revoked not in json.dumps(record)  # a fingerprint, never the token
+
+    # the next scheduled run calls Strava no more while the connection holds the revoked token
+    scheduled = run_dag(token_task_dag("strava_push_still_deauthorised", outcomes))
+    assert scheduled.state == "failed"
+    assert "still holds the refresh token of before" in outcomes[1]
+    assert standin.state()["requests"]["by_path"].get("/oauth/token", 0) == tokens_before
+
+    # a person re-authorises: a new refresh token in the connection, and the runs go on
+    name, value = strava_conn_uri_env(config.strava.conn_id, standin, **fresh_tokens(standin))
+    with environment(**{name: value}):
+        resumed = run_dag(token_task_dag("strava_push_reauthorised", outcomes))
+    assert resumed.state == "success"
+    assert outcomes[2] == "ok"
+    assert Variable.get(DEAUTHORISED_VARIABLE, default=None) is None
