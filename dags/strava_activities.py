@@ -121,9 +121,9 @@ def strava_activities() -> None:
     asset = strava_activities_asset(config)
 
     @task(outlets=[asset])
-    def publish_days(extracted: dict, *, data_interval_end=None, outlet_events=None) -> dict:
+    def publish_days(extracted: dict, *, data_interval_end=None, dag_run=None, outlet_events=None) -> dict:
         """Publish the strava_activities Asset with the days this run rewrote in its extra."""
-        extra = strava_tasks.asset_extra(extracted, data_interval_end)
+        extra = strava_tasks.asset_extra(extracted, data_interval_end, dag_run=dag_run)
         outlet_events[asset].extra = extra
         return extra
 

@@ -1001,8 +1001,8 @@ class StravaStandIn(ThreadedServer):
         """Apply a control-API history document (the JSON of ``POST /_standin/history``):
         ``{"upload": [activity, ...], "edit": [{"id": ..., "<field>": ...}, ...], "delete": [id, ...]}``,
         in that order, then ``"deauthorise": true`` (the athlete revokes the app). With ``"push": true``
-        each change also sends its event to the subscription. Returns the ids of the uploads
-        (``{"uploaded": [...]}``)."""
+        each change also sends its event to the subscription. Returns the ids of the uploads and the
+        callback's status of each event sent (``{"uploaded": [...], "pushed": [200, ...]}``)."""
         known = {"upload", "edit", "delete", "deauthorise", "push"}
         unknown = sorted(spec.keys() - known)
         if unknown:
@@ -1024,6 +1024,7 @@ class StravaStandIn(ThreadedServer):
             self.delete(activity_id)
         if spec.get("deauthorise"):
             self.revoke_refresh_token()
+        pushed_from = len(self.pushed)
         if push:
             for activity_id in uploaded:
                 self.push("activity", "create", activity_id)
@@ -1038,7 +1039,7 @@ class StravaStandIn(ThreadedServer):
                 self.push("activity", "delete", activity_id)
             if spec.get("deauthorise"):
                 self.push("athlete", "update", ATHLETE_ID, {"authorized": "false"})
-        return {"uploaded": uploaded}
+        return {"uploaded": uploaded, "pushed": [status for _event, status in self.pushed[pushed_from:]]}
 
     def apply_faults(self, spec: dict[str, Any]) -> None:
         """Apply a control-API fault document (the JSON of ``POST /_standin/faults``)."""

@@ -102,6 +102,27 @@ def test_the_partition_statement_registers_every_day_of_the_window_from_the_inte
     )
 
 
+def test_a_push_event_run_registers_the_days_it_listed_checked_from_its_xcom(dag) -> None:
+    from types import SimpleNamespace
+
+    def render(listed: object) -> str:
+        ti = SimpleNamespace(xcom_pull=lambda task_ids: {"listed_days": listed} if task_ids else None)
+        return (
+            dag.get_template_env()
+            .from_string(dag.get_task("add_partitions").query)
+            .render(
+                params=strava_tasks.sql_params(get_config()),
+                dag_run=SimpleNamespace(run_type="asset_triggered"),
+                ti=ti,
+            )
+        )
+
+    sql = render(["2026-11-19", "2025-03-02"])
+    assert re.findall(r"PARTITION \(dt = '([\d-]+)'\)", sql) == ["2025-03-02", "2026-11-19"]
+    with pytest.raises(ValueError, match="listed_days"):
+        render(["2026-11-19') LOCATION 's3://elsewhere/"])
+
+
 def test_the_asset_extra_names_the_rewritten_days_and_refuses_an_edited_xcom() -> None:
     end = datetime(2026, 11, 20, 4, tzinfo=UTC)
     extracted = {"days": ["2026-11-19", "2026-11-13", "2026-11-19"]}

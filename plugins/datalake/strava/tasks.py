@@ -269,7 +269,11 @@ def _extract_pushed(
 
 
 def asset_extra(
-    extracted: Any, data_interval_end: datetime | None, config: DatalakeConfig | None = None
+    extracted: Any,
+    data_interval_end: datetime | None,
+    config: DatalakeConfig | None = None,
+    *,
+    dag_run: Any = None,
 ) -> dict[str, list[str]]:
     """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote.
 
@@ -277,8 +281,10 @@ def asset_extra(
     run's window (a push-event run, without a data interval: a real day, :func:`pushed_days`), written
     as ``YYYY-MM-DD``.
     """
+    from datalake.events import started_by_queue
+
     config = config or get_config()
-    if data_interval_end is None:
+    if data_interval_end is None or started_by_queue(dag_run):
         return {"days": pushed_days(extracted, "days", config)}
     window = window_of(data_interval_end, config)
     days = extracted.get("days") if isinstance(extracted, dict) else None
