@@ -34,6 +34,13 @@ last `reconcile_days` days, the next scheduled run fixes it. An older day is lef
 runs: *clear* `extract_activities` of the run whose interval starts on that day (or backfill that day)
 and its window, that day and the days before it, becomes what Strava shows now.
 
+**Push events** (with `strava.events_queue_url`): Strava's webhook events reach an SQS queue through
+the Lambda of `include/strava_webhook/`, and each batch starts a run of this DAG (run type
+*asset_triggered*, no data interval) that re-lists only the days the events touch (a deleted or edited
+activity's day from the table, the recent days for an upload) with the same tasks, one extraction at a
+time with the daily runs. Its Athena results go under `.../strava_activities/events/<day>/`. A lost
+message costs nothing lasting: the next daily run's window lists the day again.
+
 **First day**: `strava.start_date` in `include/datalake.yaml`; a run for an earlier day fails at once
 (`refresh_token`) naming that key. **Schedule**: `strava.schedule`, a `CronDataIntervalTimetable` in UTC.
 **Backfill** a year: `airflow backfill create --dag-id strava_activities --from-date 2025-01-01
@@ -49,6 +56,10 @@ idempotent, so once the cause is fixed, *clear* the failed task and the run fini
   approve, exchange the `code` of the redirect with `POST https://www.strava.com/oauth/token`
   (`grant_type=authorization_code`, `client_id`, `client_secret`, `code`), put the answer's
   `refresh_token` into the connection's *Refresh token* field, and clear the task.
+- `refresh_token`, "revoked this app's access" (a push event) or "still holds the refresh token of
+  before": the athlete deauthorised the app, and no run calls Strava until a person re-authorises (as
+  above). The new refresh token in the connection is what resumes the runs (the Variable
+  `datalake_strava_deauthorised` then goes); clear the failed runs to fill their days.
 - `refresh_token`, "cannot update": the connection lives where the pipeline cannot write a rotated
   token (an `AIRFLOW_CONN_*` variable): move it to the metadata DB or AWS Secrets Manager.
 - `extract_activities`, rate limits: the 15-minute limit retries at the next quarter hour; the daily
