@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
@@ -364,3 +364,14 @@ def test_a_deauthorisation_alerts_at_once_and_stops_strava_calls_until_a_new_ref
     assert resumed.state == "success"
     assert outcomes[2] == "ok"
     assert Variable.get(DEAUTHORISED_VARIABLE, default=None) is None
+
+
+def test_days_at_most_a_week_apart_are_listed_in_one_pass() -> None:
+    from datalake.strava.extract import windows_of
+
+    days = [date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 3), date(2026, 11, 16), date(2026, 11, 16)]
+    assert windows_of(days) == [
+        Window(date(2026, 11, 1), date(2026, 11, 8)),
+        Window(date(2026, 11, 16), date(2026, 11, 16)),
+    ]
+    assert windows_of([]) == []
