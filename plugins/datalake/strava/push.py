@@ -114,7 +114,8 @@ def parse_event(body: str) -> PushEvent:
 def sort_events(messages: Iterable[Any]) -> PushBatch:
     """Sort the run's queue messages (:class:`datalake.events.QueueMessage`) into a :class:`PushBatch`.
 
-    An activity created and deleted in one batch is only deleted (its day is re-listed either way)."""
+    An activity created and deleted in one batch stays in both lists: the recent days are listed for
+    the upload, and the fetch of an id no listing shows answers 404 (the activity is then unplaced)."""
     batch = PushBatch()
     for message in messages:
         try:
