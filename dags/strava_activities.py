@@ -34,6 +34,13 @@ last `reconcile_days` days, the next scheduled run fixes it. An older day is lef
 runs: *clear* `extract_activities` of the run whose interval starts on that day (or backfill that day)
 and its window, that day and the days before it, becomes what Strava shows now.
 
+**Push events** (with `strava.events_queue_url`): Strava's webhook events reach an SQS queue through
+the Lambda of `include/strava_webhook/`, and each batch starts a run of this DAG (run type
+*asset_triggered*, no data interval) that re-lists only the days the events touch (a deleted or edited
+activity's day from the table, the recent days for an upload) with the same tasks, one extraction at a
+time with the daily runs. Its Athena results go under `.../strava_activities/events/<day>/`. A lost
+message costs nothing lasting: the next daily run's window lists the day again.
+
 **First day**: `strava.start_date` in `include/datalake.yaml`; a run for an earlier day fails at once
 (`refresh_token`) naming that key. **Schedule**: `strava.schedule`, a `CronDataIntervalTimetable` in UTC.
 **Backfill** a year: `airflow backfill create --dag-id strava_activities --from-date 2025-01-01
@@ -49,6 +56,10 @@ idempotent, so once the cause is fixed, *clear* the failed task and the run fini
   approve, exchange the `code` of the redirect with `POST https://www.strava.com/oauth/token`
   (`grant_type=authorization_code`, `client_id`, `client_secret`, `code`), put the answer's
   `refresh_token` into the connection's *Refresh token* field, and clear the task.
+- `refresh_token`, "revoked this app's access" (a push event) or "still holds the refresh token of
+  before": the athlete deauthorised the app, and no run calls Strava until a person re-authorises (as
+  above). The new refresh token in the connection is what resumes the runs (the Variable
+  `datalake_strava_deauthorised` then goes); clear the failed runs to fill their days.
 - `refresh_token`, "cannot update": the connection lives where the pipeline cannot write a rotated
   token (an `AIRFLOW_CONN_*` variable): move it to the metadata DB or AWS Secrets Manager.
 - `extract_activities`, rate limits: the 15-minute limit retries at the next quarter hour; the daily
@@ -62,7 +73,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import chain, dag, task
 
 from datalake.assets import strava_activities_asset
 from datalake.athena import IdempotentAthenaOperator
@@ -71,26 +82,34 @@ from datalake.dag_defaults import dag_args
 from datalake.strava import tasks as strava_tasks
 
 config = get_config()
+# a run push events started has no data interval: its results go under events/<day it ran>/
+RESULTS_FOLDER = "{{ ds if ds is defined else 'events/' ~ (dag_run.run_after | ds) }}"
 
 
 @dag(
-    schedule=CronDataIntervalTimetable(config.strava.schedule, timezone="UTC"),
+    schedule=strava_tasks.schedule(config),
     **dag_args(
         "strava_activities",
         description="Strava activities of each day into the lake (raw JSON and Parquet) and Athena",
         doc_md=__doc__,
         tags=("strava", "athena", "datalake"),
         max_active_runs=1,
-        user_defined_macros={"strava_window_days": strava_tasks.window_days},  # add_partitions.sql's days
+        # add_partitions.sql's days: a scheduled run's window, or the days a push-event run listed
+        user_defined_macros={
+            "strava_window_days": strava_tasks.window_days,
+            "strava_pushed_days": strava_tasks.pushed_partition_days,
+        },
     ),
 )
 def strava_activities() -> None:
     # One refresh at a time across all runs (a backfill next to the daily run): Strava rotates the
     # refresh token, so two refreshes racing would make one of them present a token that just died.
     @task(execution_timeout=timedelta(minutes=5), max_active_tis_per_dag=1)
-    def refresh_token(data_interval_start=None) -> dict:
-        """Refresh the Strava access token when needed and write it back to the connection first."""
-        return strava_tasks.refresh_token(data_interval_start)
+    def refresh_token(data_interval_start=None, dag_run=None, triggering_asset_events=None) -> dict:
+        """Stop on a deauthorisation; refresh the access token when needed, written back first."""
+        return strava_tasks.refresh_token(
+            data_interval_start, dag_run=dag_run, triggering_asset_events=triggering_asset_events
+        )
 
     # One extraction at a time across all runs: each writes the days as it listed them, so the later
     # listing must be the later write (a backfill next to the daily run).
@@ -99,21 +118,28 @@ def strava_activities() -> None:
         retry_policy=strava_tasks.RATE_LIMIT_RETRIES,
         max_active_tis_per_dag=1,
     )
-    def extract_activities(data_interval_start=None, data_interval_end=None) -> dict:
-        """List the window's activities once; rewrite the days Strava changed (raw JSON and Parquet)."""
-        return strava_tasks.extract_activities(data_interval_start, data_interval_end)
+    def extract_activities(
+        data_interval_start=None, data_interval_end=None, dag_run=None, triggering_asset_events=None
+    ) -> dict:
+        """List the window's (or the push events') days once; rewrite those Strava changed."""
+        return strava_tasks.extract_activities(
+            data_interval_start,
+            data_interval_end,
+            dag_run=dag_run,
+            triggering_asset_events=triggering_asset_events,
+        )
 
     asset = strava_activities_asset(config)
 
     @task(outlets=[asset])
-    def publish_days(extracted: dict, *, data_interval_end=None, outlet_events=None) -> dict:
+    def publish_days(extracted: dict, *, data_interval_end=None, dag_run=None, outlet_events=None) -> dict:
         """Publish the strava_activities Asset with the days this run rewrote in its extra."""
-        extra = strava_tasks.asset_extra(extracted, data_interval_end)
+        extra = strava_tasks.asset_extra(extracted, data_interval_end, dag_run=dag_run)
         outlet_events[asset].extra = extra
         return extra
 
     params = strava_tasks.sql_params(config)
-    output_location = config.athena.output_location("strava_activities", "{{ ds }}")
+    output_location = config.athena.output_location("strava_activities", RESULTS_FOLDER)
     create_database = IdempotentAthenaOperator(
         task_id="create_database",
         query="strava/create_database.sql",

@@ -103,9 +103,17 @@ class Stack:
                 python_module("devstack.aws", "--port", "0"), log_path=self.logs_dir / "aws.log"
             )
             started.append(aws.pid)
+            # with strava.events_queue_url, the stand-in pushes events through the webhook Lambda's code
+            push = self.config.strava.events_queue_url
+            push_args = ["--events-queue-url", push, "--aws-endpoint-url", aws_url] if push else []
             strava, strava_url = spawn_until_ready(
                 python_module(
-                    "devstack.strava_api", "--port", "0", "--state-file", str(self.strava_state_file)
+                    "devstack.strava_api",
+                    "--port",
+                    "0",
+                    "--state-file",
+                    str(self.strava_state_file),
+                    *push_args,
                 ),
                 log_path=self.logs_dir / "strava.log",
             )
@@ -184,8 +192,9 @@ class Stack:
 
 # -- provisioning ---------------------------------------------------------------------------------------
 def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
-    """Buckets, the alert topic with an SQS queue subscribed (so alerts can be read back), and the
-    inventories' event queues with the bucket notifications that feed them."""
+    """Buckets, the alert topic with an SQS queue subscribed (so alerts can be read back), the
+    inventories' event queues with the bucket notifications that feed them, and the queue of Strava's
+    push events."""
     s3 = client("s3", endpoint_url)
     buckets = {config.lake.bucket, config.athena.results_bucket, config.reports.bucket}
     buckets |= {inv.destination_bucket for inv in config.inventories}
@@ -198,6 +207,8 @@ def provision_aws(endpoint_url: str, config: DatalakeConfig) -> None:
         queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{ALERT_QUEUE}"
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     provision_inventory_events(endpoint_url, config)
+    if config.strava.events_queue_url:  # the queue the webhook Lambda sends Strava's push events to
+        client("sqs", endpoint_url).create_queue(QueueName=config.strava.events_queue_url.rsplit("/", 1)[1])
 
 
 def provision_inventory_events(endpoint_url: str, config: DatalakeConfig) -> None:

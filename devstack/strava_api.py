@@ -9,6 +9,7 @@ It serves what the pipeline uses, as Strava documents it:
   ``page`` (1-based) and ``per_page`` (default 30, more than 200 is a 400). Newest first, or oldest
   first when ``after`` is given (Strava's results "start with" the activities just after ``after``).
 - ``GET /api/v3/athlete``: a small athlete, handy for a connection test.
+- ``GET /api/v3/activities/{id}``: one activity as listed (404 when there is none).
 - Every API response carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage``
   as ``"<15-min>,<daily>"``; windows reset at :00/:15/:30/:45 and at midnight UTC (by ``clock``); past a
   limit the answer is 429 with a JSON body, and the refused request still counts. The token endpoint is
@@ -29,6 +30,13 @@ History changes after the day, in-process or over HTTP (``POST /_standin/history
 them in Strava: late uploads (:meth:`StravaStandIn.upload`, a new id above every earlier one), edits
 (:meth:`~StravaStandIn.edit`: a rename, a new sport type, privacy) and deletions
 (:meth:`~StravaStandIn.delete`). The listing shows them from the next request on.
+
+Push events, as Strava's webhooks send them: with a subscription (:meth:`StravaStandIn.subscribe`, or
+``--events-queue-url`` for the process), a history document with ``"push": true`` also sends an event per
+change (``create``, ``update`` with the fields Strava names, ``delete``), and ``"deauthorise": true``
+revokes the refresh token and sends the athlete's ``{"authorized": "false"}``. The callback is the
+webhook Lambda's own code (``include/strava_webhook/handler.py``, :func:`webhook_handler`), called with
+the request API Gateway would hand it, so what reaches the queue is what the Lambda would put there.
 
 Run it as a process for the stack::
 
@@ -60,7 +68,9 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -440,6 +450,21 @@ def _short_page_size(page: int, per_page: int) -> int:
     return max(1, pattern[(page - 1) % len(pattern)])
 
 
+WEBHOOK_HANDLER = Path(__file__).resolve().parents[1] / "include" / "strava_webhook" / "handler.py"
+# What an update event's ``updates`` names, for the fields a history edit changes (Strava sends these).
+_UPDATE_FIELDS = {"name": "title", "type": "type", "sport_type": "type", "private": "private"}
+
+
+def webhook_handler() -> ModuleType:
+    """The webhook Lambda's module, loaded from its file (it is deployed alone, not as a package)."""
+    spec = spec_from_file_location("strava_webhook_handler", WEBHOOK_HANDLER)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the webhook handler {WEBHOOK_HANDLER}")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _redact(query: dict[str, str]) -> dict[str, str]:
     return {k: ("***" if k in _SENSITIVE else v) for k, v in query.items()}
 
@@ -497,6 +522,8 @@ class StravaStandIn(ThreadedServer):
         self._windows = (-1, -1)  # (15-min window index, day index)
         self._read_usage = [0, 0]
         self._overall_usage = [0, 0]
+        self._webhook: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.pushed: list[tuple[dict[str, Any], int]] = []  # every event sent, with the callback's status
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -584,6 +611,55 @@ class StravaStandIn(ThreadedServer):
         with self._lock:
             del self._activities[self._find(activity_id)]
             self._index = None
+
+    # -- push events -----------------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[dict[str, Any]], dict[str, Any]], verify_token: str) -> None:
+        """Subscribe ``callback`` (a Lambda handler's call: request in, response out) as Strava's
+        ``POST /push_subscriptions`` does: first the GET challenge, which it must echo."""
+        challenge = secrets.token_hex(8)
+        answer = callback(
+            {
+                "requestContext": {"http": {"method": "GET"}},
+                "queryStringParameters": {
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": verify_token,
+                    "hub.challenge": challenge,
+                },
+            }
+        )
+        echoed = json.loads(answer.get("body") or "{}").get("hub.challenge")
+        if answer.get("statusCode") != 200 or echoed != challenge:
+            raise ValueError(
+                f"the callback did not answer the subscription challenge (HTTP {answer.get('statusCode')})"
+            )
+        self._webhook = callback
+
+    def push(
+        self, object_type: str, aspect_type: str, object_id: int, updates: dict[str, Any] | None = None
+    ) -> int:
+        """Send one event to the subscription, as Strava POSTs it (up to 3 tries); the last status."""
+        if self._webhook is None:
+            raise ValueError("no push subscription: subscribe a callback first (--events-queue-url)")
+        event = {
+            "aspect_type": aspect_type,
+            "event_time": int(self.clock()),
+            "object_id": object_id,
+            "object_type": object_type,
+            "owner_id": ATHLETE_ID,
+            "subscription_id": 1,
+            "updates": updates or {},
+        }
+        status = 0
+        for _ in range(3):
+            status = int(
+                self._webhook({"requestContext": {"http": {"method": "POST"}}, "body": json.dumps(event)})[
+                    "statusCode"
+                ]
+            )
+            if status == 200:
+                break
+        self.pushed.append((event, status))
+        return status
 
     def _activity_index(self) -> _ActivityIndex:
         with self._lock:
@@ -851,6 +927,11 @@ class StravaStandIn(ThreadedServer):
             return _Reply(200, _ATHLETE, {})
         if path == ACTIVITIES_PATH:
             return self._list_activities(query)
+        one = path.removeprefix(f"{API_PREFIX}/activities/")
+        if one != path and one.isdigit():
+            found = [a for a in self._activity_index().source if a["id"] == int(one)]
+            if found:
+                return _Reply(200, found[0], {})
         return _Reply(
             404,
             {
@@ -919,10 +1000,16 @@ class StravaStandIn(ThreadedServer):
     def apply_history(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Apply a control-API history document (the JSON of ``POST /_standin/history``):
         ``{"upload": [activity, ...], "edit": [{"id": ..., "<field>": ...}, ...], "delete": [id, ...]}``,
-        in that order. Returns the ids of the uploads (``{"uploaded": [...]}``)."""
-        unknown = sorted(spec.keys() - {"upload", "edit", "delete"})
+        in that order, then ``"deauthorise": true`` (the athlete revokes the app). With ``"push": true``
+        each change also sends its event to the subscription. Returns the ids of the uploads and the
+        callback's status of each event sent (``{"uploaded": [...], "pushed": [200, ...]}``)."""
+        known = {"upload", "edit", "delete", "deauthorise", "push"}
+        unknown = sorted(spec.keys() - known)
         if unknown:
-            raise KeyError(f"unknown history change(s) {unknown}; known: ['delete', 'edit', 'upload']")
+            raise KeyError(f"unknown history change(s) {unknown}; known: {sorted(known)}")
+        push = bool(spec.get("push"))
+        if push and self._webhook is None:
+            raise ValueError("push: no push subscription (start the stand-in with --events-queue-url)")
         changes = {name: spec.get(name) or [] for name in ("upload", "edit", "delete")}
         for name, items in changes.items():
             if not isinstance(items, list):
@@ -935,7 +1022,24 @@ class StravaStandIn(ThreadedServer):
             self.edit(edit["id"], **{k: v for k, v in edit.items() if k != "id"})
         for activity_id in changes["delete"]:
             self.delete(activity_id)
-        return {"uploaded": uploaded}
+        if spec.get("deauthorise"):
+            self.revoke_refresh_token()
+        pushed_from = len(self.pushed)
+        if push:
+            for activity_id in uploaded:
+                self.push("activity", "create", activity_id)
+            for edit in changes["edit"]:
+                updates = {
+                    _UPDATE_FIELDS[k]: str(v).lower() if k == "private" else v
+                    for k, v in edit.items()
+                    if k in _UPDATE_FIELDS
+                }
+                self.push("activity", "update", edit["id"], updates)
+            for activity_id in changes["delete"]:
+                self.push("activity", "delete", activity_id)
+            if spec.get("deauthorise"):
+                self.push("athlete", "update", ATHLETE_ID, {"authorized": "false"})
+        return {"uploaded": uploaded, "pushed": [status for _event, status in self.pushed[pushed_from:]]}
 
     def apply_faults(self, spec: dict[str, Any]) -> None:
         """Apply a control-API fault document (the JSON of ``POST /_standin/faults``)."""
@@ -1075,6 +1179,29 @@ def write_state_file(path: Path, standin: StravaStandIn) -> None:
         raise
 
 
+def subscribe_lambda(standin: StravaStandIn, queue_url: str, aws_endpoint_url: str | None) -> None:
+    """Subscribe the webhook Lambda's code, with an SQS client of the local AWS and a fresh verify token
+    (generated here, never written anywhere): the stand-in's pushes then reach ``queue_url``."""
+    from functools import partial
+
+    from devstack.credentials import client
+
+    if not aws_endpoint_url:
+        raise ValueError("--events-queue-url needs --aws-endpoint-url (the local AWS the queue is on)")
+    verify_token = secrets.token_hex(16)
+    handler = webhook_handler()
+    standin.subscribe(
+        partial(
+            handler.handle,
+            sqs=client("sqs", aws_endpoint_url),
+            queue_url=queue_url,
+            verify_token=verify_token,
+        ),
+        verify_token,
+    )
+    log.info("push events go through the webhook Lambda's code to %s", queue_url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -1084,6 +1211,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--days", type=int, default=365, help="seeded activities start over this many days")
     parser.add_argument("--no-rotation", action="store_true", help="keep the refresh token on refresh")
+    parser.add_argument(
+        "--events-queue-url", help="subscribe the webhook Lambda's code, sending to this queue"
+    )
+    parser.add_argument("--aws-endpoint-url", help="the local AWS the queue is on (with --events-queue-url)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s strava-stand-in %(levelname)s %(message)s")
     stopped = threading.Event()
@@ -1097,6 +1228,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     url = standin.start()
     try:
+        if args.events_queue_url:
+            subscribe_lambda(standin, args.events_queue_url, args.aws_endpoint_url)
         if args.state_file:
             write_state_file(args.state_file, standin)
         log.info("serving %d activities at %s", len(standin.activities), url)

@@ -336,6 +336,8 @@ class StravaConfig:
     # How many days each run lists again and rewrites where Strava changed (its own day included; 0 and 1:
     # only its own day). At most a year: every run lists the whole window, history beyond is a backfill.
     reconcile_days: int = _key(_whole(0, 366, "days"), 7)
+    # the SQS queue the webhook Lambda puts Strava's push events on: their days are reconciled at once
+    events_queue_url: str | None = _key(_optional(SQS_QUEUE_URL), None)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,13 @@ WAIT_TIME_SECONDS = 20
 WAITER_DELAY_SECONDS = 1
 # Messages per receive (SQS's maximum): what arrives together starts one run.
 MAX_MESSAGES = 10
+# The run type of a run that asset events (here: messages of a queue) started.
+ASSET_TRIGGERED = "asset_triggered"
+
+
+def started_by_queue(dag_run: Any) -> bool:
+    """Whether ``dag_run`` was started by asset events (the messages of a watched queue)."""
+    return getattr(dag_run, "run_type", None) == ASSET_TRIGGERED  # a str enum: equal to its value
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,19 @@ def dag(dagbag):
     return dagbag.dags["strava_activities"]
 
 
-def test_the_dag_extracts_real_data_intervals_daily_without_catchup(dag) -> None:
-    from airflow.sdk import CronDataIntervalTimetable
+def test_the_dag_extracts_real_data_intervals_daily_or_on_push_events_without_catchup(dag) -> None:
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    from datalake.events import queue_arn
 
     config = get_config()
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert (dag.timetable.expression, str(dag.timetable.timezone)) == (config.strava.schedule, "UTC")
+    # the embedded stack's configuration has a push-event queue: the daily intervals or its messages
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    timetable = dag.timetable.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    assert (timetable.expression, str(timetable.timezone)) == (config.strava.schedule, "UTC")
+    watched = [asset.name for asset in dag.timetable.asset_condition.objects]
+    assert watched == [queue_arn(config.strava.events_queue_url)]
     assert dag.catchup is False
     assert dag.doc_md
     from datalake.dag_defaults import TAGS
@@ -93,6 +100,27 @@ def test_the_partition_statement_registers_every_day_of_the_window_from_the_inte
     assert all(
         f"LOCATION 's3://{get_config().lake.bucket}/curated/strava/activities/dt={d}/'" in sql for d in days
     )
+
+
+def test_a_push_event_run_registers_the_days_it_listed_checked_from_its_xcom(dag) -> None:
+    from types import SimpleNamespace
+
+    def render(listed: object) -> str:
+        ti = SimpleNamespace(xcom_pull=lambda task_ids: {"listed_days": listed} if task_ids else None)
+        return (
+            dag.get_template_env()
+            .from_string(dag.get_task("add_partitions").query)
+            .render(
+                params=strava_tasks.sql_params(get_config()),
+                dag_run=SimpleNamespace(run_type="asset_triggered"),
+                ti=ti,
+            )
+        )
+
+    sql = render(["2026-11-19", "2025-03-02"])
+    assert re.findall(r"PARTITION \(dt = '([\d-]+)'\)", sql) == ["2025-03-02", "2026-11-19"]
+    with pytest.raises(ValueError, match="listed_days"):
+        render(["2026-11-19') LOCATION 's3://elsewhere/"])
 
 
 def test_the_asset_extra_names_the_rewritten_days_and_refuses_an_edited_xcom() -> None:

@@ -220,8 +220,9 @@ class StravaClient:
         except Transient as exc:
             raise StravaError(f"Strava GET {path} kept failing, {self.attempts} attempts ({exc})") from None
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET ``/api/v3<path>`` and return the JSON body, minding limits, retries and one refresh."""
+    def get(self, path: str, params: dict[str, Any] | None = None, *, missing_ok: bool = False) -> Any:
+        """GET ``/api/v3<path>`` and return the JSON body, minding limits, retries and one refresh
+        (``missing_ok``: None for a 404)."""
         while True:
             if self.limits.daily_exhausted():
                 self._daily_stop()
@@ -244,6 +245,8 @@ class StravaClient:
                 self._unauthorized += 1
                 self._access_token = self.on_unauthorized(self._access_token)
                 continue
+            if response.status_code == 404 and missing_ok:
+                return None
             if response.status_code >= 400:
                 raise StravaError(
                     f"Strava GET {path} answered HTTP {response.status_code}: {response.text[:200]}"
@@ -260,6 +263,10 @@ class StravaClient:
     # -- endpoints ----------------------------------------------------------------------------------
     def athlete(self) -> dict[str, Any]:
         return self.get("/athlete")
+
+    def activity(self, activity_id: int) -> dict[str, Any] | None:
+        """``/activities/{id}``; None when Strava has no such activity (deleted, or not visible)."""
+        return self.get(f"/activities/{int(activity_id)}", missing_ok=True)
 
     def activity_pages(
         self, after: int, before: int, per_page: int = PER_PAGE

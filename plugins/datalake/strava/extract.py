@@ -24,8 +24,9 @@ import gzip
 import logging
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
-from datetime import date
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,13 @@ class ExtractResult:
     duplicates_skipped: int
     outside_window_skipped: int
     raw_key: str | None  # the listing kept in the raw layer, when a day changed
+    # the ids the listing showed (what a run started by push events checks its events against); not XCom
+    listed_ids: frozenset[int] = field(default=frozenset(), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        del found["listed_ids"]
+        return found
 
 
 def _changes(listing: Listing, s3: Any, bucket: str) -> dict[date, tuple[DaySnapshot, Change]]:
@@ -113,6 +118,7 @@ def extract_window(
         duplicates_skipped=listing.duplicates,
         outside_window_skipped=listing.outside,
         raw_key=key,
+        listed_ids=frozenset(listing.ids),
     )
     log.info(
         "Strava %s: %d activities in %d pages (%d API calls); %s",
@@ -125,3 +131,19 @@ def extract_window(
         else "no day changed, nothing written",
     )
     return result
+
+
+# Days this close together are listed in one pass: the days between cost list calls only past 200
+# activities (a page), and a second pass costs its own empty page.
+MERGE_GAP_DAYS = 7
+
+
+def windows_of(days: Iterable[date], *, merge_gap_days: int = MERGE_GAP_DAYS) -> list[Window]:
+    """The fewest windows that hold ``days``: days at most ``merge_gap_days`` apart share one."""
+    windows: list[Window] = []
+    for day in sorted(set(days)):
+        if windows and (day - windows[-1].last) <= timedelta(days=merge_gap_days):
+            windows[-1] = Window(windows[-1].first, day)
+        else:
+            windows.append(Window(day, day))
+    return windows

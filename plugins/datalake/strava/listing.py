@@ -54,6 +54,11 @@ class Listing:
     _latest: dict[int, tuple[date, Spooled]] = field(default_factory=dict, repr=False)
 
     @property
+    def ids(self) -> set[int]:
+        """The ids of the window's activities."""
+        return set(self._latest)
+
+    @property
     def activities_listed(self) -> int:
         """Distinct activities of the window."""
         return len(self._latest)

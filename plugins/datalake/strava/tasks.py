@@ -71,18 +71,56 @@ def sql_params(config: DatalakeConfig) -> dict[str, str]:
     }
 
 
+def schedule(config: DatalakeConfig) -> Any:
+    """The DAG's schedule: its intervals, or (with ``strava.events_queue_url``) its intervals or the
+    push events on that queue (:mod:`datalake.strava.push`)."""
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
+
+    timetable = CronDataIntervalTimetable(config.strava.schedule, timezone="UTC")
+    if config.strava.events_queue_url is None:
+        return timetable
+    from datalake.events import queue_asset
+
+    return AssetOrTimeSchedule(timetable=timetable, assets=[queue_asset(config.strava.events_queue_url)])
+
+
+def _push_batch(config: DatalakeConfig, dag_run: Any, triggering_asset_events: Any) -> Any:
+    """The push events of a run the queue started; None for any other run."""
+    from datalake.events import queue_asset, received_messages, started_by_queue
+    from datalake.strava.push import sort_events
+
+    if not started_by_queue(dag_run) or config.strava.events_queue_url is None:
+        return None
+    return sort_events(
+        received_messages(triggering_asset_events, queue_asset(config.strava.events_queue_url))
+    )
+
+
 def refresh_token(
-    data_interval_start: datetime | None = None, config: DatalakeConfig | None = None
+    data_interval_start: datetime | None = None,
+    config: DatalakeConfig | None = None,
+    *,
+    dag_run: Any = None,
+    triggering_asset_events: Any = None,
 ) -> dict[str, Any]:
     """Refresh the Strava access token if it expires within the margin; persist before any use.
 
-    First of all, a run for a day before ``strava.start_date`` fails (see ``dag_defaults``).
+    First of all, a run for a day before ``strava.start_date`` fails (see ``dag_defaults``); then a push
+    event that the athlete revoked the app, or a deauthorisation recorded earlier that nobody answered
+    with a new refresh token, fails the run before any call to Strava (:mod:`datalake.strava.authorisation`).
     """
+    from datalake.strava.authorisation import check_authorised, record_deauthorisation
     from datalake.strava.hook import StravaHook
 
     config = config or get_config()
     check_first_day(config.strava.start_date, "strava.start_date", data_interval_start)
     hook = StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
+    refresh = hook.tokens().refresh_token
+    batch = _push_batch(config, dag_run, triggering_asset_events)
+    if batch is not None and batch.deauthorisations:
+        event = batch.deauthorisations[-1]
+        record_deauthorisation(config.strava.conn_id, refresh, event.event_time, event.owner_id)
+    check_authorised(config.strava.conn_id, refresh)
     return hook.ensure_fresh_token().as_dict()
 
 
@@ -97,6 +135,34 @@ def window_days(data_interval_end: datetime) -> list[str]:
     return [day.isoformat() for day in window_of(data_interval_end, get_config()).days]
 
 
+def pushed_days(extracted: Any, key: str, config: DatalakeConfig | None = None) -> list[str]:
+    """The days of a push-event run's XCom under ``key``, checked: each a real day (written back as
+    ``YYYY-MM-DD``, so nothing else reaches SQL), none before ``strava.start_date`` or after tomorrow."""
+    from datetime import UTC, date
+
+    config = config or get_config()
+    days = extracted.get(key) if isinstance(extracted, dict) else None
+    if not isinstance(days, list):
+        raise ValueError(f"the extraction's XCom has no list {key!r}: {type(extracted).__name__}")
+    first, last = date.fromisoformat(config.strava.start_date), datetime.now(UTC).date() + timedelta(days=1)
+    checked = []
+    for day in days:
+        try:
+            parsed = date.fromisoformat(day) if isinstance(day, str) and len(day) == 10 else None
+        except ValueError:
+            parsed = None
+        if parsed is None or not first <= parsed <= last:
+            raise ValueError(f"the extraction's XCom {key!r} holds {day!r}, no day from {first} to {last}")
+        checked.append(parsed.isoformat())
+    return sorted(set(checked))
+
+
+def pushed_partition_days(ti: Any) -> list[str]:
+    """The days a push-event run listed, which ``include/sql/strava/add_partitions.sql`` registers (the
+    DAG's macro ``strava_pushed_days``), from its extraction's XCom, checked (:func:`pushed_days`)."""
+    return pushed_days(ti.xcom_pull(task_ids="extract_activities"), "listed_days")
+
+
 def extract_activities(
     data_interval_start: datetime,
     data_interval_end: datetime,
@@ -104,14 +170,22 @@ def extract_activities(
     *,
     hook: StravaHook | None = None,
     s3_client: Any = None,
+    dag_run: Any = None,
+    triggering_asset_events: Any = None,
+    athena_client: Any = None,
+    glue_client: Any = None,
 ) -> dict[str, Any]:
-    """List the run's window once and rewrite the days Strava changed (see ``extract.py``)."""
+    """List the run's window once and rewrite the days Strava changed (see ``extract.py``); in a run
+    the queue's push events started, re-reconcile the days they touch (see ``push.py``)."""
     # Imported here: pyarrow and the HTTP client are the task's business, not the DAG parser's.
     from datalake.strava.client import RateLimits
     from datalake.strava.extract import extract_window
     from datalake.strava.hook import StravaHook
 
     config = config or get_config()
+    batch = _push_batch(config, dag_run, triggering_asset_events)
+    if batch is not None:
+        return _extract_pushed(config, batch, dag_run, hook, s3_client, athena_client, glue_client)
     window = window_of(data_interval_end, config)
     if window.empty:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -137,15 +211,81 @@ def extract_activities(
     return result.as_dict()
 
 
+def _extract_pushed(
+    config: DatalakeConfig,
+    batch: Any,
+    dag_run: Any,
+    hook: StravaHook | None,
+    s3_client: Any,
+    athena_client: Any,
+    glue_client: Any,
+) -> dict[str, Any]:
+    from datetime import UTC
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from datalake import aws
+    from datalake.strava.client import RateLimits
+    from datalake.strava.hook import StravaHook
+    from datalake.strava.lookup import activity_days
+    from datalake.strava.push import recent_days, reconcile_pushed
+    from datalake.strava.window import day_of
+
+    if not batch.activity_ids:
+        raise AirflowSkipException(f"no activity event to reconcile: {batch.counts()}")
+    known = activity_days(
+        config,
+        batch.activity_ids,
+        athena=athena_client or aws.athena(config),
+        glue=glue_client or aws.glue(config),
+    )
+    ran_at = getattr(dag_run, "run_after", None) or datetime.now(UTC)
+    hook = hook or StravaHook(config.strava.conn_id, airflow_api_conn_id=config.strava.airflow_api_conn_id)
+    client = hook.client(deadline=time.time() + WAIT_BUDGET.total_seconds())
+    client.limits = RateLimits.restore(_last_rate_limits(), time.time())
+    first_allowed = datetime.fromisoformat(config.strava.start_date).date()
+    try:
+        result = reconcile_pushed(
+            batch,
+            client,
+            s3_client or aws.s3(config),
+            config.lake.bucket,
+            known_days=known,
+            recent=recent_days(day_of(datetime.now(UTC)), config.strava.reconcile_days, first_allowed),
+            first_allowed=first_allowed,
+            run_label=run_label(ran_at),
+        )
+    finally:
+        if client.limits.seen_at is not None:
+            _remember_rate_limits(client.limits.snapshot())
+    log.info(
+        "Push events %s: listed %s (%d API calls); rewrote %s",
+        batch.counts(),
+        ", ".join(result["windows"]) or "nothing",
+        result["api_calls"],
+        ", ".join(result["days"]) or "no day",
+    )
+    return result
+
+
 def asset_extra(
-    extracted: Any, data_interval_end: datetime, config: DatalakeConfig | None = None
+    extracted: Any,
+    data_interval_end: datetime | None,
+    config: DatalakeConfig | None = None,
+    *,
+    dag_run: Any = None,
 ) -> dict[str, list[str]]:
     """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote.
 
     ``extracted`` is the extraction's XCom, which the REST API can edit: each day must be a day of the
-    run's window, written as ``YYYY-MM-DD``.
+    run's window (a push-event run, without a data interval: a real day, :func:`pushed_days`), written
+    as ``YYYY-MM-DD``.
     """
+    from datalake.events import started_by_queue
+
     config = config or get_config()
+    if data_interval_end is None or started_by_queue(dag_run):
+        return {"days": pushed_days(extracted, "days", config)}
     window = window_of(data_interval_end, config)
     days = extracted.get("days") if isinstance(extracted, dict) else None
     if not isinstance(days, list):
