@@ -15,13 +15,10 @@ from airflow.sdk import PokeReturnValue
 from datalake import aws
 from datalake.config import InventoryConfig, get_config
 from datalake.dag_defaults import check_first_day
+from datalake.events import started_by_queue
 from datalake.inventory import ddl, intervals
 
 log = logging.getLogger(__name__)
-
-
-# The run type of a run that asset events (here: messages of the queue) started.
-ASSET_TRIGGERED = "asset_triggered"
 
 
 def poke_for_drops(
@@ -38,7 +35,7 @@ def poke_for_drops(
     why, when they announce none of this configuration's); any other run (scheduled, manual, backfill)
     waits for its interval's drop.
     """
-    if getattr(dag_run, "run_type", None) == ASSET_TRIGGERED:  # a str enum: equal to its value
+    if started_by_queue(dag_run):
         return PokeReturnValue(is_done=True, xcom_value=announced_drops(inv, triggering_asset_events))
     drop = interval_drop(inv, data_interval_start, data_interval_end)
     if drop is None:
