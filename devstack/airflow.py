@@ -59,6 +59,9 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             # seconds, then fail with "database is locked". Python's default of 5 s turns a slow
             # moment of a loaded machine into a failed write in the scheduler or the api-server.
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(home),
+            # a task's calls to the execution API wait as long as a write may wait for that lock (the
+            # default, 5 s, failed wait_for_drop with ReadTimeout while a loaded machine held it)
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(SQLITE_BUSY_TIMEOUT + 30),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": base,
