@@ -23,6 +23,7 @@ from datalake.inventory.layout import DropRef
 from datalake.inventory.notifications import NotificationError, created_objects, match_drops
 from devstack.inventory_drops import write_config_drop
 from devstack.stack import provision_inventory_events
+from tests.events import triggering_events
 
 _queues = itertools.count()
 
@@ -54,10 +55,6 @@ def watched(aws: str, inv: Any, s3: Any, sqs: Any) -> Iterator[tuple[Any, Any]]:
 def receive(inv: Any, expected: int) -> Any:
     """What a run the queue starts sees: ``triggering_asset_events`` built from the events the real
     watcher trigger yields (one per batch, as the triggerer submits them), until ``expected`` messages."""
-    from airflow.sdk.api.datamodels._generated import AssetReferenceAssetEventDagRun
-    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
-    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
-
     asset = queue_asset(inv.events_queue_url)
     trigger = asset.watchers[0].trigger
 
@@ -66,26 +63,15 @@ def receive(inv: Any, expected: int) -> Any:
             return event
         return None
 
-    events, count = [], 0
+    payloads, count = [], 0
     for _ in range(expected + 2):
         if count >= expected:
             break
         payload = asyncio.run(asyncio.wait_for(one_event(), timeout=60)).payload
         count += len(payload["message_batch"])
-        events.append(
-            AssetEventDagRunReferenceResult(
-                asset=AssetReferenceAssetEventDagRun(name=asset.name, uri=asset.uri, extra={}),
-                extra={"from_trigger": True, "payload": payload},  # as Trigger.submit_event records it
-                source_task_id=None,
-                source_dag_id=None,
-                source_run_id=None,
-                source_map_index=None,
-                source_aliases=[],
-                timestamp=datetime.now(UTC),
-            )
-        )
+        payloads.append(payload)
     assert count == expected, f"{count} messages received, {expected} expected"
-    return TriggeringAssetEventsAccessor.build(events)
+    return triggering_events(asset, payloads)
 
 
 def test_a_drop_notified_by_s3_is_matched_to_its_configuration_by_bucket_and_decoded_key(

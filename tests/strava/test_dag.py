@@ -13,6 +13,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -159,10 +160,7 @@ def test_no_token_value_reaches_any_log_of_a_real_run(
     airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = get_config()
-    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
-    create_lake_buckets(local_aws)
-    empty_strava_lake(s3, config.lake.bucket)
-    put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
+    s3 = strava_run_setup(airflow_api, strava, local_aws)
     first_refresh_token = strava.refresh_token
     logical = END - timedelta(days=2) + timedelta(hours=4)  # the interval ending then; its own day: 11-17
     output = dags_test(logical, dag_run_env(local_aws, tmp_path / "logs"))
@@ -230,6 +228,17 @@ def dags_test(logical: datetime, env: dict[str, str]) -> str:
     return output
 
 
+def strava_run_setup(airflow_api: ApiServer, strava: Any, local_aws: str) -> Any:
+    """A lake without Strava objects (another test's run wrote some) and the stand-in's connections in
+    the API server, for a real run of the DAG; the S3 client of the lake."""
+    config = get_config()
+    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
+    create_lake_buckets(local_aws)
+    empty_strava_lake(s3, config.lake.bucket)
+    put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
+    return s3
+
+
 def empty_strava_lake(s3, bucket: str) -> None:
     """The lake of the configuration in use without Strava objects (another test's run wrote some)."""
     for prefix in (CURATED_PREFIX, RAW_PREFIX):
@@ -244,10 +253,7 @@ def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summarie
     from datalake.reports.plan import changed_days
 
     config = get_config()
-    s3 = boto3.client("s3", endpoint_url=local_aws, region_name="us-east-1")
-    create_lake_buckets(local_aws)
-    empty_strava_lake(s3, config.lake.bucket)
-    put_strava_connections(airflow_api, strava, strava_conn_id=config.strava.conn_id)
+    strava_run_setup(airflow_api, strava, local_aws)
     env = dag_run_env(local_aws, tmp_path / "logs")
     first = END - timedelta(days=1) + timedelta(hours=4)  # the interval ending then: its own day is 11-18
     dags_test(first, env)

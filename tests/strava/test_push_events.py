@@ -27,6 +27,7 @@ from datalake.strava.window import Window
 from devstack.strava_api import StravaStandIn, webhook_handler
 from tests.athena import run_sql
 from tests.environment import environment
+from tests.events import triggering_events
 from tests.strava.conftest import END, create_lake_buckets, list_objects, seeded, strava_conn_uri_env
 
 VERIFY = "verify-token-of-this-test"
@@ -96,9 +97,6 @@ def pushing(local_aws: str) -> Iterator[tuple[StravaStandIn, Any]]:
 def received_events(sqs: Any, queue_url: str, expected: int) -> Any:
     """``triggering_asset_events`` of the run the queue's messages start, as the watcher hands them over
     (the messages deleted as the watcher deletes them)."""
-    from airflow.sdk.api.datamodels._generated import AssetReferenceAssetEventDagRun
-    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
-    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
     messages: list[dict[str, Any]] = []
     for _ in range(20):
@@ -109,18 +107,20 @@ def received_events(sqs: Any, queue_url: str, expected: int) -> Any:
         if len(messages) >= expected:
             break
     assert len(messages) == expected, [m["Body"] for m in messages]
-    asset = queue_asset(queue_url)
-    event = AssetEventDagRunReferenceResult(
-        asset=AssetReferenceAssetEventDagRun(name=asset.name, uri=asset.uri, extra={}),
-        extra={"from_trigger": True, "payload": {"message_batch": messages}},
-        source_task_id=None,
-        source_dag_id=None,
-        source_run_id=None,
-        source_map_index=None,
-        source_aliases=[],
-        timestamp=datetime.now(UTC),
+    return triggering_events(queue_asset(queue_url), [{"message_batch": messages}])
+
+
+def push_run(config: Any, aws: Any, expected: int) -> dict[str, Any]:
+    """The extraction of a run the queue started, on the ``expected`` messages waiting in it."""
+    return strava_tasks.extract_activities(
+        None,
+        None,
+        config,
+        hook=StravaHook(config.strava.conn_id),
+        s3_client=aws.s3,
+        dag_run=SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(UTC)),
+        triggering_asset_events=received_events(aws.sqs, aws.queue_url, expected=expected),
     )
-    return TriggeringAssetEventsAccessor.build([event])
 
 
 def by_day(standin: StravaStandIn) -> dict[str, list[dict[str, Any]]]:
@@ -161,15 +161,7 @@ def test_a_pushed_deletion_edit_and_old_dated_upload_reach_the_table_in_one_run(
     uploaded = standin.pushed[0][0]["object_id"]
     listed_before = standin.state()["requests"]["by_path"].get("/api/v3/athlete/activities", 0)
 
-    extracted = strava_tasks.extract_activities(
-        None,
-        None,
-        config,
-        hook=StravaHook(config.strava.conn_id),
-        s3_client=aws.s3,
-        dag_run=SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(UTC)),
-        triggering_asset_events=received_events(aws.sqs, aws.queue_url, expected=3),
-    )
+    extracted = push_run(config, aws, expected=3)
 
     assert extracted["events"] == {
         "created": 1,
@@ -207,15 +199,7 @@ def test_a_deleted_activity_the_lake_never_held_costs_no_listing(pushing) -> Non
     standin.apply_history({"delete": [gone["id"]], "push": True})
     calls_before = standin.state()["requests"]["total"]
 
-    extracted = strava_tasks.extract_activities(
-        None,
-        None,
-        config,
-        hook=StravaHook(config.strava.conn_id),
-        s3_client=aws.s3,
-        dag_run=SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(UTC)),
-        triggering_asset_events=received_events(aws.sqs, aws.queue_url, expected=1),
-    )
+    extracted = push_run(config, aws, expected=1)
 
     assert extracted["days"] == []
     assert extracted["listed_days"] == []
