@@ -117,9 +117,10 @@ def inventory_dag(inv: InventoryConfig, *, poke_interval: timedelta = POKE_INTER
                 triggering_asset_events=triggering_asset_events,
             )
 
-        @task(task_id=ddl.VALIDATE_TASK, retries=0)
+        @task(task_id=ddl.VALIDATE_TASK)
         def validate_drop(drops: list) -> list:
-            """Check the drops before anything is registered; a bad drop fails without retries."""
+            """Check the drops before anything is registered; a bad drop fails without retries (a read
+            that fails on the way is retried like any other)."""
             return inventory_tasks.validate_drops(inv, drops)
 
         @task

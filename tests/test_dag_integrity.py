@@ -121,7 +121,7 @@ def test_project_code_uses_airflow_3_spellings_only():
 
 # Tasks whose failure a retry cannot fix, so they fail at once: the sensor carries its own deadline, and
 # a corrupt drop stays corrupt.
-NO_RETRY_TASKS = {"wait_for_drop", "validate_drop"}
+NO_RETRY_TASKS = {"wait_for_drop"}
 TASK_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*(\.[a-z][a-z0-9]*(_[a-z0-9]+)*)*$")
 
 
