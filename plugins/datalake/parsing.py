@@ -41,6 +41,8 @@ PRE_IMPORTS = (
     "airflow.providers.standard.operators.empty",
     # the queue watcher of an inventory with events_queue_url: the trigger loads every provider's queues
     "airflow.providers.common.messaging.triggers.msg_queue",
+    # the extensions of the Jinja environment a task builds to read its templated .sql file
+    "jinja2.ext",
     # the package's own modules that the DAG files import (importing them reads no configuration)
     "datalake.dag_defaults",
     "datalake.assets",
