@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 WORKERS = 2  # queries run at once
 MAX_RESULTS = 1000
+# StartQueryExecution answers once its query has finished, or after this long with it still running.
+# A client polls (the provider's waiter sleeps its whole interval, 2 s here, after a first look at a
+# running query), so a query of a few milliseconds would otherwise cost each task that interval; a
+# query longer than this is seen running, polled and can be stopped, as on Athena.
+ANSWER_WITHIN_S = 0.5
 
 
 @dataclass
@@ -66,6 +71,7 @@ class _Execution:
     engine_ms: int = 0
     result: Result | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
     connection: duckdb.DuckDBPyConnection | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -210,6 +216,7 @@ class LocalAthena:
             if token:
                 self._tokens[token] = execution.id
         self._pool.submit(self._run, execution)
+        execution.finished.wait(ANSWER_WITHIN_S)
         return {"QueryExecutionId": execution.id}
 
     def _output_location(self, workgroup: str, requested: dict[str, Any]) -> str:
@@ -321,6 +328,7 @@ class LocalAthena:
         execution.state = state
         execution.reason = reason
         execution.completed = time.time()
+        execution.finished.set()
 
     def _run(self, execution: _Execution) -> None:
         with self._lock:

@@ -599,6 +599,20 @@ def test_get_query_results_paginates_with_the_header_first(athena: Athena, inven
     assert seen == ["c.jpg", "c.jpg", "d.mov", "e.mov", "e.mov", "f.txt"]
 
 
+def test_a_quick_query_has_finished_when_its_start_is_answered_and_a_long_one_still_runs(
+    athena: Athena,
+) -> None:
+    quick = athena.start("SELECT 1")
+    assert athena.client.get_query_execution(QueryExecutionId=quick)["QueryExecution"]["Status"]["State"] == (
+        "SUCCEEDED"
+    )
+    long = athena.start("SELECT count(*) FROM UNNEST(sequence(1, 20000000)) AS t(x)")
+    status = athena.client.get_query_execution(QueryExecutionId=long)["QueryExecution"]["Status"]
+    assert status["State"] in ("QUEUED", "RUNNING"), status
+    athena.client.stop_query_execution(QueryExecutionId=long)
+    assert athena.wait(long)["Status"]["State"] == "CANCELLED"
+
+
 def test_stopped_query_ends_cancelled(athena: Athena, inventory: str) -> None:
     query_id = athena.start(f"SELECT count(*) FROM {inventory} a CROSS JOIN {inventory} b")
     athena.client.stop_query_execution(QueryExecutionId=query_id)
