@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from datalake.config import DEFAULT_CONFIG_PATH, load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = {"moto", "duckdb", "sqlglot"}
 STAND_INS = {"local-aws", "strava-api", "airflow-init"}
@@ -376,3 +378,14 @@ def test_the_production_image_carries_the_airflow_local_settings_that_pre_import
     settings = ("config/airflow_local_settings.py",)
     assert (settings, "/opt/airflow/config/airflow_local_settings.py") in copies
     assert "datalake.parsing" in (ROOT / settings[0]).read_text()
+
+
+def test_the_strava_stand_in_pushes_events_to_the_configured_queue_on_the_local_aws(compose):
+    config = load_config(Path(DEFAULT_CONFIG_PATH))
+    entrypoint = compose["services"]["strava-api"]["entrypoint"]
+    option = dict(itertools.pairwise(entrypoint))
+    assert option["--events-queue-url"] == config.strava.events_queue_url
+    aws = urlsplit(option["--aws-endpoint-url"])
+    local_aws = compose["services"]["local-aws"]["entrypoint"]
+    assert (aws.hostname, str(aws.port)) == ("local-aws", local_aws[local_aws.index("--port") + 1])
+    assert compose["services"]["strava-api"]["depends_on"]["local-aws"]["condition"] == "service_healthy"
