@@ -1,7 +1,8 @@
 """A real Airflow for the embedded stack: ``airflow standalone`` on SQLite, in its own process group.
 
 The api-server, scheduler, dag-processor and triggerer all run from one ``airflow standalone`` process
-with their own ``AIRFLOW_HOME``, on a free port of 127.0.0.1, with parallelism sized for a small machine.
+(each under :mod:`devstack.restarting`, which starts a crashed one again) with their own
+``AIRFLOW_HOME``, on a free port of 127.0.0.1, with parallelism sized for a small machine.
 The simple auth manager generates the admin password into ``$AIRFLOW_HOME``; :class:`AirflowServer`
 reads it from there and talks to the public REST API with a JWT.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import requests
 
 from devstack.processes import free_port, spawn, stop_group
+from devstack.restarting import shim_source
 
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_TIMEOUT = 30
@@ -76,14 +78,20 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+            # a scheduler started again (devstack.restarting) resets the dead one's queued tasks
+            # within a minute, not five
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
             "AIRFLOW__TRIGGERER__CAPACITY": "50",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # the scheduler's and triggerer's log servers: free ports, so two stacks can run side by side
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
-            # standalone starts its components as `airflow ...`: this venv's airflow comes first
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            # standalone starts its components as `airflow ...`: the stack's restarting command
+            # (devstack.restarting) comes first, then this venv's airflow
+            "PATH": os.pathsep.join(
+                [str(home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]
+            ),
             # the project's Airflow local settings (config/airflow_local_settings.py): what every
             # Airflow process imports at start, so the dag-processor forks its parsers warm
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "config"), env.get("PYTHONPATH")) if p),
@@ -128,6 +136,10 @@ class AirflowServer:
     def start(self, timeout: float = 240) -> AirflowServer:
         self.home.mkdir(parents=True, exist_ok=True)
         airflow = str(Path(sys.executable).with_name("airflow"))
+        shim = self.home / "bin" / "airflow"
+        shim.parent.mkdir(exist_ok=True)
+        shim.write_text(shim_source(Path(airflow), ROOT))
+        shim.chmod(0o755)
         proc = spawn([airflow, "standalone"], log_path=self.log_path, env=self.environment())
         self.pgid = proc.pid
         self._proc = proc
