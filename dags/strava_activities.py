@@ -98,6 +98,7 @@ RESULTS_FOLDER = "{{ ds if ds is defined else 'events/' ~ (dag_run.run_after | d
         user_defined_macros={
             "strava_window_days": strava_tasks.window_days,
             "strava_pushed_days": strava_tasks.pushed_partition_days,
+            "strava_detail_columns": strava_tasks.detail_columns,
         },
     ),
 )
@@ -165,8 +166,24 @@ def strava_activities() -> None:
         doc_md="Register the partition of every day of the window, in one statement.",
     )
 
+    # with strava.details: the detail tables, partition projection (nothing to register)
+    create_detail_tables = [
+        IdempotentAthenaOperator(
+            task_id=f"create_table_{table}",
+            query="strava/create_detail_table.sql",
+            database=config.strava.database,
+            output_location=output_location,
+            params=strava_tasks.detail_table_params(config, table),
+            doc_md=f"Create the detail table `{table}` if missing (`strava/create_detail_table.sql`).",
+        )
+        for table in strava_tasks.detail_tables(config)
+    ]
+
     extracted = extract_activities()
-    chain(refresh_token(), extracted, create_database, create_table, add_partitions, publish_days(extracted))
+    published = publish_days(extracted)
+    chain(refresh_token(), extracted, create_database, create_table, add_partitions, published)
+    for create_detail_table in create_detail_tables:
+        chain(create_database, create_detail_table, published)
 
 
 strava_activities()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,13 +21,13 @@ from datalake.strava.client import StravaClient
 from datalake.strava.detail_schema import DAY_TABLES, fingerprint
 from datalake.strava.details import DetailOptions
 from datalake.strava.extract import ExtractResult, extract_window
-from datalake.strava.layout import BACKLOG_KEY, day_table_key, stream_prefix
+from datalake.strava.layout import BACKLOG_KEY, day_table_key, stream_prefix, table_location
 from datalake.strava.tokens import exchange_refresh_token
 from datalake.strava.window import midnight, run_window
 from devstack.strava_api import StravaStandIn
 from devstack.strava_details import detailed_activity
 from tests.clock import FakeClock
-from tests.strava.conftest import END, list_objects, object_versions, seeded
+from tests.strava.conftest import END, athena_rows, list_objects, object_versions, seeded
 
 DAY = timedelta(days=1)
 FIRST = "2025-01-01"
@@ -248,3 +249,27 @@ def test_every_day_table_has_its_object_for_a_day_with_activities(standin, clock
     for day in {day_of(a) for a in window_activities(standin, LAST_SEEDED)}:
         for table in DAY_TABLES:
             assert day_table_key(table.name, day) in list_objects(s3, bucket, f"curated/strava/{table.name}/")
+
+
+def test_the_detail_tables_answer_in_athena_as_the_dag_creates_them(standin, clock, lake, strava_table):
+    _s3, bucket = lake
+    run(standin, clock, lake, LAST_SEEDED, share=1)
+    database = strava_table.params["database"]
+    for table in ("activity_details", "activity_laps", "activity_splits", "activity_best_efforts", "gear"):
+        params = {
+            "database": database,
+            "table": table,
+            "location": table_location(bucket, table),
+            "projection_start": None if table == "gear" else FIRST,
+        }
+        query = strava_table.dag.get_task(f"create_table_{table}").query
+        athena_rows(strava_table.dag.get_template_env().from_string(query).render(params=params))
+    activities = window_activities(standin, LAST_SEEDED)
+    per_day = Counter(day_of(a).isoformat() for a in activities)
+    assert athena_rows(
+        f"SELECT dt, count(*) FROM {database}.activity_details GROUP BY dt ORDER BY dt"  # noqa: S608
+    ) == [[day, str(n)] for day, n in sorted(per_day.items())]
+    splits = sum(len(detailed_activity(a)["splits_metric"]) for a in activities)
+    assert athena_rows(f"SELECT count(*) FROM {database}.activity_splits") == [[str(splits)]]  # noqa: S608
+    gear = athena_rows(f"SELECT gear_id, name FROM {database}.gear ORDER BY gear_id")  # noqa: S608
+    assert [g for g, _name in gear] == sorted({a["gear_id"] for a in activities if a["gear_id"]})

@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from datalake.strava.layout import DAY_TABLE_NAMES, GEAR_TABLE, STREAMS_TABLE
 from datalake.strava.schema import Column, column, schema_of
 
 # The summary fields the detailed view depends on: an activity whose values of these change (a crop, a
@@ -77,7 +78,7 @@ class DetailTable:
 _ACTIVITY = column("activity_id", "activity_id", "bigint", "the activity (activities.id)", required=True)
 
 DETAILS = DetailTable(
-    "activity_details",
+    DAY_TABLE_NAMES[0],
     (
         _ACTIVITY,
         column("start_date", "start_date", "timestamp_utc", "start time, UTC", required=True),
@@ -95,7 +96,7 @@ DETAILS = DetailTable(
     "one row per activity",
 )
 LAPS = DetailTable(
-    "activity_laps",
+    DAY_TABLE_NAMES[1],
     (
         _ACTIVITY,
         column("lap_index", "lap_index", "bigint", "1, 2, ... within the activity", required=True),
@@ -117,7 +118,7 @@ LAPS = DetailTable(
     "one row per lap",
 )
 SPLITS = DetailTable(
-    "activity_splits",
+    DAY_TABLE_NAMES[2],
     (
         _ACTIVITY,
         column("split", "split", "bigint", "1, 2, ... one per km, the last the rest", required=True),
@@ -134,7 +135,7 @@ SPLITS = DetailTable(
     "one row per metric split",
 )
 BEST_EFFORTS = DetailTable(
-    "activity_best_efforts",
+    DAY_TABLE_NAMES[3],
     (
         _ACTIVITY,
         column("effort_index", "effort_index", "bigint", "1, 2, ... within the activity", required=True),
@@ -153,7 +154,7 @@ BEST_EFFORTS = DetailTable(
 DAY_TABLES = (DETAILS, LAPS, SPLITS, BEST_EFFORTS)
 
 GEAR = DetailTable(
-    "gear",
+    GEAR_TABLE,
     (
         column("gear_id", "id", "string", "Strava gear id (g...: shoes, b...: bikes)", required=True),
         column("name", "name", "string", "name"),
@@ -171,10 +172,9 @@ GEAR = DetailTable(
     "one row per gear id",
 )
 
-# the keys of strava.streams, and their columns (latlng gives two)
-STREAM_KEYS = ("time", "distance", "heartrate", "watts", "cadence", "altitude", "latlng")
+# one column per stream of strava.streams (datalake.config.STRAVA_STREAMS), latlng two
 STREAMS = DetailTable(
-    "activity_streams",
+    STREAMS_TABLE,
     (
         _ACTIVITY,
         column("point", "point", "bigint", "0, 1, ... within the activity", required=True),
@@ -190,3 +190,6 @@ STREAMS = DetailTable(
     None,
     "one row per stream point",
 )
+
+# every detail table by name (its Athena table's and its lake folder's)
+TABLES = {table.name: table for table in (*DAY_TABLES, GEAR, STREAMS)}

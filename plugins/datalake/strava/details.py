@@ -94,6 +94,7 @@ class DetailsResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "api_calls": self.api_calls,
             "allowance": self.allowance,
             "fetched": self.fetched,
             "streams_fetched": self.streams_fetched,

@@ -73,8 +73,11 @@ def curated_location(bucket: str) -> str:
 DETAILS_RAW_PREFIX = "raw/strava/activity_details"
 GEAR_RAW_PREFIX = "raw/strava/gear"
 CURATED_ROOT = "curated/strava"
+# the detail tables, each the name of its Athena table and of its folder under curated/strava/
+DAY_TABLE_NAMES = ("activity_details", "activity_laps", "activity_splits", "activity_best_efforts")
+GEAR_TABLE = "gear"
 STREAMS_TABLE = "activity_streams"
-GEAR_KEY = f"{CURATED_ROOT}/gear/gear.parquet"
+GEAR_KEY = f"{CURATED_ROOT}/{GEAR_TABLE}/gear.parquet"
 BACKLOG_KEY = "state/strava/details-backlog.json"
 DETAILS_DIGEST_METADATA = "strava-details-digest"
 
