@@ -207,7 +207,7 @@ def test_a_backlog_day_that_left_the_window_is_still_drained(standin, clock, lak
     assert held == {a["id"] for a in expected}
 
 
-def test_streams_are_one_parquet_file_per_activity_and_follow_deletions(standin, clock, lake):
+def test_streams_are_one_parquet_file_per_activity_and_follow_deletions(standin, clock, lake, strava_table):
     s3, bucket = lake
     keys = ("time", "distance", "heartrate", "latlng")
     run(standin, clock, lake, LAST_SEEDED, share=1, streams=keys)
@@ -221,6 +221,21 @@ def test_streams_are_one_parquet_file_per_activity_and_follow_deletions(standin,
     points = pq.read_table(io.BytesIO(body)).to_pylist()
     assert points[-1]["time_s"] == victim["elapsed_time"]
     assert {r["activity_id"] for r in points} == {victim["id"]}
+    # the streams table, as the DAG creates it with strava.streams set
+    database = strava_table.params["database"]
+    env = strava_table.dag.get_template_env()
+    params = {
+        "database": database,
+        "table": "activity_streams",
+        "location": table_location(bucket, "activity_streams"),
+        "projection_start": FIRST,
+    }
+    athena_rows(env.get_template("strava/create_detail_table.sql").render(params=params))
+    found = athena_rows(
+        f"SELECT count(*), max(time_s) FROM {database}.activity_streams "  # noqa: S608
+        f"WHERE dt = '{day_of(victim)}' AND activity_id = {victim['id']}"
+    )
+    assert found == [[str(len(points)), str(victim["elapsed_time"])]]
     standin.delete(victim["id"])
     run(standin, clock, lake, LAST_SEEDED, share=1, streams=keys)
     assert not any(
