@@ -288,3 +288,14 @@ def test_the_detail_tables_answer_in_athena_as_the_dag_creates_them(standin, clo
     assert athena_rows(f"SELECT count(*) FROM {database}.activity_splits") == [[str(splits)]]  # noqa: S608
     gear = athena_rows(f"SELECT gear_id, name FROM {database}.gear ORDER BY gear_id")  # noqa: S608
     assert [g for g, _name in gear] == sorted({a["gear_id"] for a in activities if a["gear_id"]})
+
+
+def test_a_day_whose_details_changed_is_in_the_asset_event_when_it_is_in_the_window():
+    from datalake.strava import tasks as strava_tasks
+
+    end = midnight(LAST_SEEDED + DAY) + timedelta(hours=4)
+    window = run_window(end, 7, FIRST)
+    inside, outside = window.first.isoformat(), (window.first - 3 * DAY).isoformat()
+    extracted = {"days": [window.last.isoformat()], "details": {"days": [outside, inside]}}
+    # a backlog day drained after it left the window is no day of this run's event
+    assert strava_tasks.asset_extra(extracted, end) == {"days": [inside, window.last.isoformat()]}

@@ -333,7 +333,9 @@ def asset_extra(
     *,
     dag_run: Any = None,
 ) -> dict[str, list[str]]:
-    """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote.
+    """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote
+    (their activities, or, with ``strava.details``, their detail tables: the report's calories and gear
+    then refresh too; a backlog day drained after it left the window is not named).
 
     ``extracted`` is the extraction's XCom, which the REST API can edit: each day must be a day of the
     run's window (a push-event run, without a data interval: a real day, :func:`pushed_days`), written
@@ -352,4 +354,8 @@ def asset_extra(
     wrong = [day for day in days if not isinstance(day, str) or day not in allowed]
     if wrong:
         raise ValueError(f"the extraction's XCom lists days outside the window {window}: {wrong[:5]!r}")
-    return {"days": sorted(set(days))}
+    details = extracted.get("details") or {}
+    detail_days = details.get("days") if isinstance(details, dict) else None
+    if not isinstance(detail_days, list):
+        detail_days = []
+    return {"days": sorted(set(days) | {day for day in detail_days if day in allowed})}
