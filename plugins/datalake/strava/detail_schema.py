@@ -63,12 +63,15 @@ def fingerprint(activity: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class DetailTable:
     """One detail table: its name (the Athena table's and the lake folder's), columns and where in a
-    DetailedActivity its rows are (``items``: a list field, one row each; None: the activity itself)."""
+    DetailedActivity its rows are (``items``: a list field, one row each; None: the activity itself),
+    and ``index``, the field that numbers an item within its activity (1, 2, ...; filled in where
+    Strava leaves it out)."""
 
     name: str
     columns: tuple[Column, ...]
     items: str | None
     doc: str
+    index: str | None = None
 
     @property
     def schema(self) -> pa.Schema:
@@ -116,6 +119,7 @@ LAPS = DetailTable(
     ),
     "laps",
     "one row per lap",
+    index="lap_index",
 )
 SPLITS = DetailTable(
     DAY_TABLE_NAMES[2],
@@ -133,6 +137,7 @@ SPLITS = DetailTable(
     ),
     "splits_metric",
     "one row per metric split",
+    index="split",
 )
 BEST_EFFORTS = DetailTable(
     DAY_TABLE_NAMES[3],
@@ -149,6 +154,7 @@ BEST_EFFORTS = DetailTable(
     ),
     "best_efforts",
     "one row per best effort",
+    index="effort_index",
 )
 # the tables cut from a DetailedActivity, in the order they are written
 DAY_TABLES = (DETAILS, LAPS, SPLITS, BEST_EFFORTS)

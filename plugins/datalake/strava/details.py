@@ -45,6 +45,7 @@ from datalake.strava.detail_schema import (
     DetailTable,
     fingerprint,
 )
+from datalake.strava.errors import StravaSchemaError
 from datalake.strava.layout import (
     DETAILS_DIGEST_METADATA,
     day_table_key,
@@ -144,12 +145,11 @@ def _rows_of(detailed: dict[str, Any], activity_id: int, fp: str) -> dict[str, l
             continue
         items = detailed.get(table.items) or []
         if not isinstance(items, list):
-            raise ValueError(f"activity {activity_id}: {table.items!r} is not a list")
-        index_name = table.columns[1].source[0]
+            raise StravaSchemaError(f"activity {activity_id}: field {table.items!r} should be a list")
         rows[table.name] = [
             to_row(
-                {**item, "activity_id": activity_id, index_name: item.get(index_name, n)}
-                if isinstance(item, dict)
+                {**item, "activity_id": activity_id, table.index: item.get(table.index, n)}
+                if isinstance(item, dict) and table.index
                 else item,
                 table.columns,
                 what=f"activity {activity_id} {table.items}[{n - 1}]",
@@ -238,12 +238,8 @@ def _write_day(s3: Any, bucket: str, day: date, fetched: backlog.Entries) -> boo
     return True
 
 
-def _fetch(
-    client: StravaClient, s3: Any, bucket: str, day: date, activity_id: int, fp: str, *, detail: bool
-) -> bool:
-    """Fetch an activity's detailed view (``detail``) and keep it raw; False when Strava has it no more."""
-    if not detail:
-        return True
+def _fetch_detail(client: StravaClient, s3: Any, bucket: str, day: date, activity_id: int, fp: str) -> bool:
+    """Fetch an activity's detailed view and keep it raw; False when Strava has it no more."""
     found = client.activity(activity_id)
     if found is None:
         return False
@@ -321,18 +317,18 @@ def sync_details(
             remaining.append(item)
             continue
         left -= cost
-        if not _fetch(client, s3, bucket, day, activity_id, fp, detail=need_detail):
+        fetched = (not need_detail or _fetch_detail(client, s3, bucket, day, activity_id, fp)) and (
+            not need_streams or _fetch_streams(client, s3, bucket, day, activity_id, fp, options.streams)
+        )
+        if not fetched:  # deleted since the listing: the next listing of its day drops it
             result.gone.append(activity_id)
             days[day] = [e for e in days[day] if e != (activity_id, fp)]
             continue
         result.fetched += need_detail
+        result.streams_fetched += need_streams
         have[day].add((activity_id, fp))
         if need_streams:
-            if _fetch_streams(client, s3, bucket, day, activity_id, fp, options.streams):
-                result.streams_fetched += 1
-                streams[day].add((activity_id, fp))
-            else:
-                result.gone.append(activity_id)
+            streams[day].add((activity_id, fp))
 
     for day in sorted(days):
         fetched = [e for e in days[day] if e in have[day]]
