@@ -299,3 +299,43 @@ def test_a_day_whose_details_changed_is_in_the_asset_event_when_it_is_in_the_win
     extracted = {"days": [window.last.isoformat()], "details": {"days": [outside, inside]}}
     # a backlog day drained after it left the window is no day of this run's event
     assert strava_tasks.asset_extra(extracted, end) == {"days": [inside, window.last.isoformat()]}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("details", "true", "must be true or false, unquoted"),
+        ("details_budget_share", 0, "must be a fraction above 0 and at most 1"),
+        ("details_budget_share", 1.5, "must be a fraction above 0 and at most 1"),
+        ("streams", ["time", "speed"], "[1]: must be one of time, distance"),
+        ("gear_refresh_days", 0, "must be a whole number of days from 1 to 366"),
+    ],
+)
+def test_a_bad_details_key_is_refused_by_name(key, value, message):
+    import copy
+
+    import yaml
+
+    from datalake.config import DEFAULT_CONFIG_PATH, ConfigError, parse_config
+
+    raw = copy.deepcopy(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()))
+    raw["strava"][key] = value
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw)
+    assert f"strava.{key}" in str(refused.value)
+    assert message in str(refused.value)
+
+
+def test_streams_without_details_are_refused():
+    import copy
+
+    import yaml
+
+    from datalake.config import DEFAULT_CONFIG_PATH, ConfigError, parse_config
+
+    raw = copy.deepcopy(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()))
+    raw["strava"].update(details=False, streams=["heartrate"])
+    with pytest.raises(ConfigError, match=r"strava\.streams: are fetched with the details"):
+        parse_config(raw)
+    raw["strava"]["details"] = True
+    assert parse_config(raw).strava.streams == ("heartrate",)
