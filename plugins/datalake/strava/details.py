@@ -317,15 +317,17 @@ def sync_details(
             remaining.append(item)
             continue
         left -= cost
-        fetched = (not need_detail or _fetch_detail(client, s3, bucket, day, activity_id, fp)) and (
-            not need_streams or _fetch_streams(client, s3, bucket, day, activity_id, fp, options.streams)
-        )
-        if not fetched:  # deleted since the listing: the next listing of its day drops it
+        found = True
+        if need_detail:
+            found = _fetch_detail(client, s3, bucket, day, activity_id, fp)
+            result.fetched += found
+        if found and need_streams:
+            found = _fetch_streams(client, s3, bucket, day, activity_id, fp, options.streams)
+            result.streams_fetched += found
+        if not found:  # deleted since the listing: the next listing of its day drops it
             result.gone.append(activity_id)
             days[day] = [e for e in days[day] if e != (activity_id, fp)]
             continue
-        result.fetched += need_detail
-        result.streams_fetched += need_streams
         have[day].add((activity_id, fp))
         if need_streams:
             streams[day].add((activity_id, fp))
@@ -334,7 +336,7 @@ def sync_details(
         fetched = [e for e in days[day] if e in have[day]]
         if _write_day(s3, bucket, day, fetched):
             result.days.append(day.isoformat())
-        if options.streams or streams[day]:
+        if options.streams:  # a deleted activity's streams go, and those of a fingerprint before
             wanted = set(days[day])
             for activity_id, fp in sorted(streams[day] - wanted):
                 s3.delete_object(Bucket=bucket, Key=stream_key(day, activity_id, fp))
