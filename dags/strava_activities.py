@@ -15,10 +15,24 @@ the run's own day. The window never starts before `strava.start_date`.
 - raw: `s3://<lake>/raw/strava/activities/run=<interval start>/activities-<digest>.jsonl.gz`, the
   listing as Strava returned it, kept whenever the run changed a day (history of what Strava said).
 
+**Detailed activities** (`strava.details`): after the listing, each new or changed activity (a
+fingerprint of the summary fields its detailed view depends on) is fetched once, `GET
+/activities/{id}`, kept raw under `raw/strava/activity_details/dt=.../<id>-<fingerprint>.json.gz`, and
+cut into the day tables `activity_details`, `activity_laps`, `activity_splits` and
+`activity_best_efforts` (`curated/strava/<table>/dt=YYYY-MM-DD/`, the same days and snapshot rules as
+the activities; partition projection, nothing to register), the gear's names into `gear` (fetched once,
+again after `strava.gear_refresh_days`), and with `strava.streams` one Parquet file per activity in
+`activity_streams`. Detail calls use `strava.details_budget_share` of the rate budget the listing
+left; the rest is the **backlog** (`state/strava/details-backlog.json`), which later runs drain, oldest
+day first: `extract_activities`' log and XCom (`details.pending`, `details.oldest_pending`) say how many
+wait. A description edited without the title, the times, the sport type or the gear is not seen (the
+summary does not change): clear the day's run after deleting its raw detail objects to fetch it again.
+
 Tasks: `refresh_token` (refreshes the access token only when it expires within an hour, writing whatever
 Strava returns back to the `strava_default` connection *before* it is used) → `extract_activities`
 (the listing, rate limits, retries; the days that changed) → `create_database` → `create_table` →
-`add_partitions` (registers every day of the window, one statement) → `publish_days`, which publishes
+`add_partitions` (registers every day of the window, one statement), and with details
+`create_table_<detail table>` → `publish_days`, which publishes
 the `strava_activities` Asset with the rewritten days in its extra, `{"days": [...]}`: `daily_summaries`
 reports the newest and refreshes the report of each earlier one.
 
@@ -98,6 +112,7 @@ RESULTS_FOLDER = "{{ ds if ds is defined else 'events/' ~ (dag_run.run_after | d
         user_defined_macros={
             "strava_window_days": strava_tasks.window_days,
             "strava_pushed_days": strava_tasks.pushed_partition_days,
+            "strava_detail_columns": strava_tasks.detail_columns,
         },
     ),
 )
@@ -165,8 +180,24 @@ def strava_activities() -> None:
         doc_md="Register the partition of every day of the window, in one statement.",
     )
 
+    # with strava.details: the detail tables, partition projection (nothing to register)
+    create_detail_tables = [
+        IdempotentAthenaOperator(
+            task_id=f"create_table_{table}",
+            query="strava/create_detail_table.sql",
+            database=config.strava.database,
+            output_location=output_location,
+            params=strava_tasks.detail_table_params(config, table),
+            doc_md=f"Create the detail table `{table}` if missing (`strava/create_detail_table.sql`).",
+        )
+        for table in strava_tasks.detail_tables(config)
+    ]
+
     extracted = extract_activities()
-    chain(refresh_token(), extracted, create_database, create_table, add_partitions, publish_days(extracted))
+    published = publish_days(extracted)
+    chain(refresh_token(), extracted, create_database, create_table, add_partitions, published)
+    for create_detail_table in create_detail_tables:
+        chain(create_database, create_detail_table, published)
 
 
 strava_activities()

@@ -9,7 +9,10 @@ It serves what the pipeline uses, as Strava documents it:
   ``page`` (1-based) and ``per_page`` (default 30, more than 200 is a 400). Newest first, or oldest
   first when ``after`` is given (Strava's results "start with" the activities just after ``after``).
 - ``GET /api/v3/athlete``: a small athlete, handy for a connection test.
-- ``GET /api/v3/activities/{id}``: one activity as listed (404 when there is none).
+- ``GET /api/v3/activities/{id}``: one activity's DetailedActivity (the listed summary with its
+  description, calories, device, gear, laps, metric splits and best efforts:
+  :mod:`devstack.strava_details`), ``/activities/{id}/streams`` (``keys``, ``key_by_type``) and
+  ``/gear/{id}``; 404 when there is none.
 - Every API response carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage``
   as ``"<15-min>,<daily>"``; windows reset at :00/:15/:30/:45 and at midnight UTC (by ``clock``); past a
   limit the answer is 429 with a JSON body, and the refused request still counts. The token endpoint is
@@ -75,6 +78,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from devstack import strava_details
 from devstack.processes import announce_ready
 from devstack.serving import ThreadedServer
 
@@ -463,6 +467,22 @@ def webhook_handler() -> ModuleType:
     module = module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _gear_distance(activities: list[dict[str, Any]], gear_id: str | None) -> float | None:
+    if not gear_id:
+        return None
+    return round(sum(float(a["distance"]) for a in activities if a.get("gear_id") == gear_id), 1)
+
+
+def _streams_answer(activity: dict[str, Any], query: dict[str, str]) -> Any:
+    """``/activities/{id}/streams``: keyed by type with ``key_by_type=true``, else a list (Strava's two
+    shapes)."""
+    keys = [k.strip() for k in (query.get("keys") or "time,distance").split(",") if k.strip()]
+    streams = strava_details.activity_streams(activity, keys)
+    if (query.get("key_by_type") or "").lower() == "true":
+        return streams
+    return [{"type": key, **stream} for key, stream in streams.items()]
 
 
 def _redact(query: dict[str, str]) -> dict[str, str]:
@@ -927,11 +947,23 @@ class StravaStandIn(ThreadedServer):
             return _Reply(200, _ATHLETE, {})
         if path == ACTIVITIES_PATH:
             return self._list_activities(query)
-        one = path.removeprefix(f"{API_PREFIX}/activities/")
-        if one != path and one.isdigit():
-            found = [a for a in self._activity_index().source if a["id"] == int(one)]
-            if found:
-                return _Reply(200, found[0], {})
+        activities = self._activity_index().source
+        answer: Any = None
+        rest = path.removeprefix(f"{API_PREFIX}/activities/")
+        one, _, sub = rest.partition("/")
+        if rest != path and one.isdigit() and sub in ("", "streams"):
+            found = next((a for a in activities if a["id"] == int(one)), None)
+            if found is not None and sub == "streams":
+                answer = _streams_answer(found, query)
+            elif found is not None:
+                answer = strava_details.detailed_activity(
+                    found, gear_distance=_gear_distance(activities, found.get("gear_id"))
+                )
+        gear_id = path.removeprefix(f"{API_PREFIX}/gear/")
+        if gear_id != path and gear_id:
+            answer = strava_details.gear(gear_id, activities)
+        if answer is not None:
+            return _Reply(200, answer, {})
         return _Reply(
             404,
             {

@@ -154,6 +154,14 @@ def _share(value: Any) -> float | int:
     return value
 
 
+def _fraction(value: Any) -> float | int:
+    """A part of a whole, above 0 and at most 1 (0.5 is half)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0 < value <= 1:
+        raise _Broken("must be a fraction above 0 and at most 1 (0.5 is half)", value)
+    return value
+
+
 def _text(value: Any) -> str:
     """One line of plain text (it reaches the report's page, escaped)."""
     if not isinstance(value, str) or not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
@@ -325,6 +333,10 @@ class AthenaConfig:
         )
 
 
+# the streams strava.streams may name (one column each, latlng two)
+STRAVA_STREAMS = ("time", "distance", "heartrate", "watts", "cadence", "altitude", "latlng")
+
+
 @dataclass(frozen=True)
 class StravaConfig:
     conn_id: str = _key(CONN_ID)
@@ -338,6 +350,12 @@ class StravaConfig:
     reconcile_days: int = _key(_whole(0, 366, "days"), 7)
     # the SQS queue the webhook Lambda puts Strava's push events on: their days are reconciled at once
     events_queue_url: str | None = _key(_optional(SQS_QUEUE_URL), None)
+    # the detailed view of each new or changed activity, its gear, and (optionally) its streams
+    details: bool = _key(_flag, False)
+    # the part of the rate budget left after the listing that detail calls may use; the rest waits
+    details_budget_share: float = _key(_fraction, 0.5)
+    streams: tuple[str, ...] = _key(_list_of(_one_of(*STRAVA_STREAMS), "stream types"), ())
+    gear_refresh_days: int = _key(_whole(1, 366, "days"), 30)  # a gear's name is fetched again this often
 
 
 @dataclass(frozen=True)
@@ -628,6 +646,10 @@ def _cross_checks(config: DatalakeConfig) -> list[str]:
                 f"{here}.events_queue_url: partition projection registers nothing, so there is nothing for "
                 "an event to start; leave events_queue_url out or set partition_projection: false"
             )
+    if config.strava.streams and not config.strava.details:
+        problems.append(
+            "strava.streams: are fetched with the details; set strava.details: true or leave it empty"
+        )
     if config.alerts.notifier == "sns" and not config.alerts.sns_topic_arn:
         problems.append("alerts.sns_topic_arn: is required with alerts.notifier: sns")
     if config.alerts.notifier == "smtp" and not config.alerts.smtp_to:

@@ -423,6 +423,99 @@ def test_history_changes_work_over_the_control_api(strava: StravaStandIn):
 # -- rate limits -----------------------------------------------------------------------------------------
 
 
+# -- detail endpoints -------------------------------------------------------------------------------------
+
+
+def get_api(strava: StravaStandIn, token: str, path: str, **params: str) -> requests.Response:
+    return requests.get(
+        f"{strava.base_url}/api/v3{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+
+
+def test_a_detailed_activity_adds_the_detail_fields_to_the_summary_and_is_deterministic(
+    strava: StravaStandIn,
+):
+    token = access_token(strava)
+    run = next(a for a in strava.activities if a["sport_type"] == "Run" and a["distance"] > 5000)
+    first = get_api(strava, token, f"/activities/{run['id']}")
+    assert first.status_code == 200
+    detailed = first.json()
+    assert {k: v for k, v in detailed.items() if k in run and k != "resource_state"} == {
+        k: v for k, v in run.items() if k != "resource_state"
+    }
+    assert detailed["resource_state"] == 3
+    assert {"description", "calories", "laps", "splits_metric", "best_efforts"} <= detailed.keys()
+    assert detailed == get_api(strava, token, f"/activities/{run['id']}").json()
+    # the metric splits and the laps cover the activity exactly
+    assert sum(s["moving_time"] for s in detailed["splits_metric"]) == run["moving_time"]
+    assert round(sum(s["distance"] for s in detailed["splits_metric"]), 1) == round(run["distance"], 1)
+    assert [s["split"] for s in detailed["splits_metric"]] == list(
+        range(1, len(detailed["splits_metric"]) + 1)
+    )
+    assert sum(lap["elapsed_time"] for lap in detailed["laps"]) == run["elapsed_time"]
+    names = [e["name"] for e in detailed["best_efforts"]]
+    assert names[:3] == ["400m", "1/2 mile", "1k"]
+    assert "5k" in names
+    assert all(e["distance"] <= run["distance"] for e in detailed["best_efforts"])
+    assert detailed["gear"]["id"] == run["gear_id"]
+    assert detailed["gear"]["name"]
+
+
+def test_a_detailed_activity_follows_an_edit_of_its_summary(strava: StravaStandIn):
+    token = access_token(strava)
+    run = next(a for a in strava.activities if a["sport_type"] == "Run" and a["distance"] > 5000)
+    strava.edit(run["id"], sport_type="Walk", type="Walk", distance=1200.0)
+    detailed = get_api(strava, token, f"/activities/{run['id']}").json()
+    assert detailed["best_efforts"] == []  # a walk has none
+    assert [s["distance"] for s in detailed["splits_metric"]] == [1000.0, 200.0]
+
+
+def test_gear_answers_its_name_and_the_distance_of_its_activities(strava: StravaStandIn):
+    token = access_token(strava)
+    gear_id = next(a["gear_id"] for a in strava.activities if a["gear_id"])
+    answer = get_api(strava, token, f"/gear/{gear_id}")
+    assert answer.status_code == 200
+    gear = answer.json()
+    assert gear["id"] == gear_id
+    assert gear["name"] == f"{gear['brand_name']} {gear['model_name']}"
+    expected = sum(a["distance"] for a in strava.activities if a["gear_id"] == gear_id)
+    assert gear["distance"] == pytest.approx(expected, abs=0.1)
+    assert get_api(strava, token, "/gear/g1").status_code == 404
+
+
+def test_streams_are_the_keys_the_activity_has_of_equal_length(strava: StravaStandIn):
+    token = access_token(strava)
+    outdoor = next(a for a in strava.activities if a["start_latlng"] and a.get("average_heartrate"))
+    keys = "time,distance,latlng,altitude,heartrate,cadence,watts"
+    by_type = get_api(strava, token, f"/activities/{outdoor['id']}/streams", keys=keys, key_by_type="true")
+    assert by_type.status_code == 200
+    streams = by_type.json()
+    assert {"time", "distance", "latlng", "heartrate"} <= streams.keys()
+    assert ("watts" in streams) == ("average_watts" in outdoor)
+    assert len({len(s["data"]) for s in streams.values()}) == 1
+    assert streams["time"]["data"][-1] == outdoor["elapsed_time"]
+    as_list = get_api(strava, token, f"/activities/{outdoor['id']}/streams", keys="heartrate").json()
+    assert [s["type"] for s in as_list] == ["heartrate", "distance"]
+    indoor = next(a for a in strava.activities if not a["start_latlng"] and not a["manual"])
+    indoor_streams = get_api(
+        strava, token, f"/activities/{indoor['id']}/streams", keys=keys, key_by_type="true"
+    )
+    assert "latlng" not in indoor_streams.json()
+
+
+def test_detail_gear_and_stream_calls_count_against_the_rate_limits(strava: StravaStandIn):
+    token = access_token(strava)
+    activity = strava.activities[0]
+    get_api(strava, token, f"/activities/{activity['id']}")
+    get_api(strava, token, f"/activities/{activity['id']}/streams", keys="time")
+    answer = get_api(strava, token, "/gear/g1")
+    assert answer.headers["X-ReadRateLimit-Usage"] == "3,3"
+    assert get_api(strava, token, "/activities/1").status_code == 404
+
+
 def test_every_api_response_carries_the_four_rate_limit_headers(strava: StravaStandIn):
     token = access_token(strava)
     ok = list_page(strava, token)

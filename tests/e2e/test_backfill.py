@@ -13,12 +13,20 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from datalake.strava.layout import raw_prefix, run_label
+from datalake.strava.layout import (
+    BACKLOG_KEY,
+    GEAR_TABLE,
+    detail_raw_prefix,
+    raw_prefix,
+    run_label,
+    table_prefix,
+)
+from datalake.strava.tasks import detail_tables
 from devstack import backfill
 from devstack.stack import Stack, write_inventory_drops
 from tests.athena import run_sql
@@ -95,6 +103,15 @@ def snapshot(stack: Stack, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
             stack,
             config.lake.bucket,
             [f"curated/strava/activities/dt={day}/" for day in strava_days]
+            # with strava.details: the day tables, the raw detailed views, the gear and the backlog
+            + [
+                f"{table_prefix(t)}dt={day}/"
+                for t in detail_tables(config)
+                if t != GEAR_TABLE
+                for day in strava_days
+            ]
+            + [detail_raw_prefix(date.fromisoformat(day)) for day in strava_days]
+            + ([table_prefix(GEAR_TABLE), BACKLOG_KEY] if config.strava.details else [])
             + [
                 raw_prefix(run_label(datetime.fromisoformat(r["data_interval_start"])))
                 for r in runs["strava_activities"]
@@ -112,6 +129,13 @@ def snapshot(stack: Stack, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         f"WHERE dt IN ({in_strava}) GROUP BY dt ORDER BY dt",
         config.strava.database,
     )
+    if config.strava.details:
+        state["strava_detail_rows"] = query(
+            stack,
+            f"SELECT dt, count(*), sum(laps), sum(splits) FROM activity_details "  # noqa: S608 (our names)
+            f"WHERE dt IN ({in_strava}) GROUP BY dt ORDER BY dt",
+            config.strava.database,
+        )
     for inv in config.inventories:
         days = sorted(r["logical_date"][:10] for r in runs[inv.dag_id])
         state["results"].update(

@@ -289,7 +289,8 @@ def test_config() -> Any:
     """The configuration with the test tables, a daily storage summary and an alert topic of their own."""
     config = get_config()
     inventory = dataclasses.replace(config.inventories[0], database=INVENTORY_DB, table="media_daily")
-    strava = dataclasses.replace(config.strava, database=STRAVA_DB, table="activities")
+    # no detail tables here (tests/strava/test_detail_reports.py runs the detail summaries)
+    strava = dataclasses.replace(config.strava, database=STRAVA_DB, table="activities", details=False)
     reports = dataclasses.replace(
         config.reports, summary_database="reports_test_summary", summary_prefix="summary-test"
     )

@@ -12,6 +12,7 @@ import sqlglot
 from datalake.config import SQL_DIR, get_config
 from datalake.reports.history import table_params
 from datalake.reports.queries import inventory_values
+from datalake.strava import tasks as strava_tasks
 
 SQL_FILES = sorted(SQL_DIR.rglob("*.sql"))
 OPAQUE_ATHENA_STATEMENTS = {"MSCK REPAIR"}
@@ -41,6 +42,7 @@ SAMPLE = inventory_values(
     # the Strava DAG's macro; one day: sqlglot reads Hive's PARTITION clauses only comma-separated, which
     # Athena refuses (tests/strava run a whole window's statement on the stack's Athena)
     "strava_window_days": lambda _end: ["2026-11-20"],
+    "strava_detail_columns": lambda _table: strava_tasks.detail_columns("activity_laps"),
     "drop": {"columns": [["bucket", "string"], ["key", "string"], ["size", "bigint"]]},
     "params": {
         "database": "sample_db",

@@ -284,6 +284,12 @@ def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summarie
     assert rows[late["id"]][2] == "Synced late"
     assert deleted not in rows
     assert rows[renamed][2:] == ["Renamed in Strava", "TrailRun"]
+    # strava.details is on: every activity of the window has its detailed view, the deleted one none
+    details = athena_rows(
+        f"SELECT dt, activity_id FROM {config.strava.database}.activity_details "  # noqa: S608
+        f"WHERE dt BETWEEN '{low}' AND '{high}' ORDER BY dt, start_date, activity_id"
+    )
+    assert details == [row[:2] for row in table]
 
     # each run's asset event names the days it rewrote; the summaries' plan reads them from there
     answer = airflow_api.call(

@@ -67,7 +67,19 @@ STRAVA_QUERIES: tuple[SummaryQuery, ...] = (
     SummaryQuery("strava_longest", "Longest activities"),
 )
 
-QUERIES = {query.name: query for query in (*INVENTORY_QUERIES, *STRAVA_QUERIES)}
+# what strava.details adds (the detail tables): distance per gear, calories per week
+STRAVA_DETAIL_QUERIES: tuple[SummaryQuery, ...] = (
+    SummaryQuery("strava_gear_distance", "Distance per gear"),
+    SummaryQuery("strava_calories_weekly", "Calories per week"),
+)
+
+QUERIES = {query.name: query for query in (*INVENTORY_QUERIES, *STRAVA_QUERIES, *STRAVA_DETAIL_QUERIES)}
+
+
+def strava_queries(config: DatalakeConfig) -> tuple[SummaryQuery, ...]:
+    """The Strava summaries the configuration has tables for: with ``strava.details``, the detail ones."""
+    return (*STRAVA_QUERIES, *(STRAVA_DETAIL_QUERIES if config.strava.details else ()))
+
 
 WEEKS_SHOWN = 12  # weekly volume: this ISO week and the eleven before it
 

@@ -12,10 +12,10 @@ from typing import Any
 from datalake.config import DatalakeConfig, get_config
 from datalake.reports.queries import (
     INVENTORY_QUERIES,
-    STRAVA_QUERIES,
     STRAVA_SOURCE,
     SummaryQuery,
     inventory_source,
+    strava_queries,
 )
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def query_groups(config: DatalakeConfig) -> dict[str, tuple[SummaryQuery, ...]]:
     """The summary queries of each source (one task group per source): Strava, then each inventory."""
-    groups = {STRAVA_SOURCE: STRAVA_QUERIES}
+    groups = {STRAVA_SOURCE: strava_queries(config)}
     groups.update({inventory_source(inv): INVENTORY_QUERIES for inv in config.inventories})
     return groups
 

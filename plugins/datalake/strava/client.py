@@ -268,6 +268,21 @@ class StravaClient:
         """``/activities/{id}``; None when Strava has no such activity (deleted, or not visible)."""
         return self.get(f"/activities/{int(activity_id)}", missing_ok=True)
 
+    def streams(self, activity_id: int, keys: list[str]) -> dict[str, Any] | None:
+        """``/activities/{id}/streams`` of ``keys``, keyed by type; None when there is no such activity."""
+        found = self.get(
+            f"/activities/{int(activity_id)}/streams",
+            {"keys": ",".join(keys), "key_by_type": "true"},
+            missing_ok=True,
+        )
+        if found is not None and not isinstance(found, dict):
+            raise StravaError(f"Strava's streams of activity {int(activity_id)} are not a JSON object")
+        return found
+
+    def gear(self, gear_id: str) -> dict[str, Any] | None:
+        """``/gear/{id}``; None when Strava has no such gear (deleted, or another athlete's)."""
+        return self.get(f"/gear/{gear_id}", missing_ok=True)
+
     def activity_pages(
         self, after: int, before: int, per_page: int = PER_PAGE
     ) -> Iterator[list[dict[str, Any]]]:

@@ -11,7 +11,9 @@ re-reconcile, :meth:`Window.covering`):
 3. when a day changed, the listing as Strava returned it goes to the raw layer first (gzipped JSON lines,
    :func:`datalake.strava.layout.raw_key`), then each changed day is rewritten (or deleted, when none of
    its activities is left). A run that changes nothing writes nothing at all: what Strava returned is
-   then, activity for activity, what earlier listings in the raw layer hold already.
+   then, activity for activity, what earlier listings in the raw layer hold already;
+4. with ``strava.details``, the detailed views of the window's new and changed activities, within the
+   rate budget, and the backlog earlier runs left (:mod:`datalake.strava.details`).
 
 A failure part-way leaves every day either as it was or rewritten whole; a retry lists again and
 writes the rest. Two extractions must not overlap (the DAG runs one at a time): each writes the days as
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from datalake.strava.client import PER_PAGE, StravaClient
+from datalake.strava.details import DetailOptions, listed_of, sync_details
 from datalake.strava.layout import raw_key
 from datalake.strava.listing import Listing, list_window
 from datalake.strava.snapshots import Change, DaySnapshot, change_of, snapshot, stored_digest, write
@@ -53,6 +56,7 @@ class ExtractResult:
     duplicates_skipped: int
     outside_window_skipped: int
     raw_key: str | None  # the listing kept in the raw layer, when a day changed
+    details: dict[str, Any] | None = None  # with strava.details: what the details step did (pending, ...)
     # the ids the listing showed (what a run started by push events checks its events against); not XCom
     listed_ids: frozenset[int] = field(default=frozenset(), repr=False)
 
@@ -94,9 +98,12 @@ def extract_window(
     *,
     run_label: str,
     per_page: int = PER_PAGE,
+    details: DetailOptions | None = None,
 ) -> ExtractResult:
     """Reconcile ``window`` with what Strava lists now (see the module doc); ``run_label`` names the
-    run in the raw layer (:func:`datalake.strava.layout.run_label`)."""
+    run in the raw layer (:func:`datalake.strava.layout.run_label`). With ``details``, then fetch the
+    detailed views of the new and changed activities (:mod:`datalake.strava.details`)."""
+    details_result = None
     with tempfile.TemporaryDirectory(prefix="strava-extract-") as tmp:
         listing = list_window(client, window, Path(tmp) / "listing.jsonl", per_page=per_page)
         changes = _changes(listing, s3, bucket)
@@ -106,6 +113,10 @@ def extract_window(
             _publish_raw(s3, bucket, listing, key, Path(tmp))
             for day in changed:
                 write(s3, bucket, *changes[day], listing_key=key)
+        if details is not None:
+            by_day = listing.by_day()
+            listed = {day: listed_of(listing.activities(by_day.get(day, []))) for day in window.days}
+            details_result = sync_details(client, s3, bucket, listed, details)
     rows_by_day = {day.isoformat(): day_snapshot.rows for day, (day_snapshot, _change) in changes.items()}
     result = ExtractResult(
         first_day=window.first.isoformat(),
@@ -118,6 +129,7 @@ def extract_window(
         duplicates_skipped=listing.duplicates,
         outside_window_skipped=listing.outside,
         raw_key=key,
+        details=None if details_result is None else details_result.as_dict(),
         listed_ids=frozenset(listing.ids),
     )
     log.info(

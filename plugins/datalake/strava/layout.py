@@ -59,3 +59,77 @@ def raw_key(label: str, digest: str) -> str:
 def curated_location(bucket: str) -> str:
     """The Athena table's LOCATION."""
     return f"s3://{bucket}/{CURATED_PREFIX}/"
+
+
+# -- detailed activities (strava.details), see datalake.strava.details ---------------------------------
+# Raw: each DetailedActivity as Strava returned it, named by its day, id and the summary's fingerprint:
+#     s3://<lake>/raw/strava/activity_details/dt=YYYY-MM-DD/<id>-<fingerprint>.json.gz
+# Curated: one Parquet object per day and detail table, and one per activity's streams:
+#     s3://<lake>/curated/strava/<table>/dt=YYYY-MM-DD/<table>.parquet
+#     s3://<lake>/curated/strava/activity_streams/dt=YYYY-MM-DD/<id>-<fingerprint>.parquet
+# The gear, one object: s3://<lake>/curated/strava/gear/gear.parquet
+#     (raw: s3://<lake>/raw/strava/gear/fetched=YYYY-MM-DD/<id>.json.gz)
+# The backlog of details still to fetch: s3://<lake>/state/strava/details-backlog.json
+DETAILS_RAW_PREFIX = "raw/strava/activity_details"
+GEAR_RAW_PREFIX = "raw/strava/gear"
+CURATED_ROOT = "curated/strava"
+# the detail tables, each the name of its Athena table and of its folder under curated/strava/
+DAY_TABLE_NAMES = ("activity_details", "activity_laps", "activity_splits", "activity_best_efforts")
+GEAR_TABLE = "gear"
+STREAMS_TABLE = "activity_streams"
+GEAR_KEY = f"{CURATED_ROOT}/{GEAR_TABLE}/gear.parquet"
+BACKLOG_KEY = "state/strava/details-backlog.json"
+DETAILS_DIGEST_METADATA = "strava-details-digest"
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+_GEAR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def detail_raw_prefix(day: date) -> str:
+    return f"{DETAILS_RAW_PREFIX}/dt={partition(day)}/"
+
+
+def detail_raw_key(day: date, activity_id: int, fingerprint: str) -> str:
+    """The raw DetailedActivity of ``activity_id`` as fetched for the summary ``fingerprint``."""
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise ValueError(f"a detail fingerprint is 16 hex digits, got {fingerprint!r}")
+    return f"{detail_raw_prefix(day)}{int(activity_id)}-{fingerprint}.json.gz"
+
+
+def parse_detail_name(name: str) -> tuple[int, str] | None:
+    """(id, fingerprint) of a raw detail's or a stream file's name; None for any other name."""
+    stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    activity_id, _, fingerprint = stem.partition("-")
+    if not activity_id.isdigit() or not _FINGERPRINT.fullmatch(fingerprint):
+        return None
+    return int(activity_id), fingerprint
+
+
+def table_prefix(table: str) -> str:
+    return f"{CURATED_ROOT}/{table}/"
+
+
+def day_table_key(table: str, day: date) -> str:
+    """A detail table's object of ``day``."""
+    return f"{table_prefix(table)}dt={partition(day)}/{table}.parquet"
+
+
+def stream_prefix(day: date) -> str:
+    return f"{table_prefix(STREAMS_TABLE)}dt={partition(day)}/"
+
+
+def stream_key(day: date, activity_id: int, fingerprint: str) -> str:
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise ValueError(f"a detail fingerprint is 16 hex digits, got {fingerprint!r}")
+    return f"{stream_prefix(day)}{int(activity_id)}-{fingerprint}.parquet"
+
+
+def gear_raw_key(fetched_on: date, gear_id: str) -> str:
+    if not _GEAR_ID.fullmatch(gear_id):
+        raise ValueError(f"a Strava gear id is letters and digits, got {gear_id!r}")
+    return f"{GEAR_RAW_PREFIX}/fetched={partition(fetched_on)}/{gear_id}.json.gz"
+
+
+def table_location(bucket: str, table: str) -> str:
+    """A detail table's Athena LOCATION."""
+    return f"s3://{bucket}/{table_prefix(table)}"

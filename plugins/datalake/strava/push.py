@@ -29,6 +29,7 @@ from datetime import UTC, date, timedelta
 from typing import Any
 
 from datalake.strava.client import StravaClient
+from datalake.strava.details import DetailOptions
 from datalake.strava.extract import extract_window, windows_of
 from datalake.strava.schema import to_row
 from datalake.strava.window import Window
@@ -153,6 +154,7 @@ def reconcile_pushed(
     recent: Window,
     first_allowed: date,
     run_label: str,
+    details: DetailOptions | None = None,
 ) -> dict[str, Any]:
     """Re-reconcile the days ``batch`` touches (see the module doc) with the daily run's extraction.
 
@@ -164,7 +166,9 @@ def reconcile_pushed(
     to_place = list(dict.fromkeys(batch.created + batch.updated))
     if any(i not in known_days for i in to_place):
         days |= set(recent.days)
-    results = [extract_window(client, s3, bucket, w, run_label=run_label) for w in windows_of(days)]
+    results = [
+        extract_window(client, s3, bucket, w, run_label=run_label, details=details) for w in windows_of(days)
+    ]
     listed = frozenset().union(*(r.listed_ids for r in results))
     fetched, unplaced, more = 0, [], set()
     for activity_id in (i for i in to_place if i not in listed):
@@ -181,7 +185,9 @@ def reconcile_pushed(
             )
         elif day not in days:
             more.add(day)
-    results += [extract_window(client, s3, bucket, w, run_label=run_label) for w in windows_of(more)]
+    results += [
+        extract_window(client, s3, bucket, w, run_label=run_label, details=details) for w in windows_of(more)
+    ]
     gone = [i for i in batch.deleted if i not in known_days]
     if gone:
         log.info("Deleted activities the lake never held (nothing to remove): %s", gone)
@@ -197,5 +203,6 @@ def reconcile_pushed(
         "fetched": fetched,
         "unplaced": unplaced,
         "raw_keys": [r.raw_key for r in results if r.raw_key],
+        "details": [r.details for r in results if r.details is not None],
         "events": batch.counts(),
     }

@@ -82,7 +82,9 @@ class Column:
     required: bool = False
 
 
-def _c(name: str, source: str, kind: str, doc: str, *, required: bool = False) -> Column:
+def column(name: str, source: str, kind: str, doc: str, *, required: bool = False) -> Column:
+    """A column ``name`` read from ``source`` (a dotted path) as ``kind``: bigint, double, string,
+    boolean, timestamp_utc, timestamp_local, lat0 or lat1 (a [lat, lng] pair's first or second)."""
     types: dict[str, tuple[pa.DataType, Callable[[Any], Any], str]] = {
         "bigint": (pa.int64(), _int, "bigint"),
         "double": (pa.float64(), _float, "double"),
@@ -98,54 +100,54 @@ def _c(name: str, source: str, kind: str, doc: str, *, required: bool = False) -
 
 
 COLUMNS: tuple[Column, ...] = (
-    _c("id", "id", "bigint", "Strava activity id", required=True),
-    _c("name", "name", "string", "title"),
-    _c("sport_type", "sport_type", "string", "sport type (Run, Ride, TrailRun, ...)"),
-    _c("type", "type", "string", "legacy activity type"),
-    _c("start_date", "start_date", "timestamp_utc", "start time, UTC", required=True),
-    _c("start_date_local", "start_date_local", "timestamp_local", "start time, local wall clock"),
-    _c("timezone", "timezone", "string", "e.g. (GMT+00:00) Europe/London"),
-    _c("utc_offset_s", "utc_offset", "double", "offset of local time from UTC, seconds"),
-    _c("distance_m", "distance", "double", "distance, metres"),
-    _c("moving_time_s", "moving_time", "bigint", "moving time, seconds"),
-    _c("elapsed_time_s", "elapsed_time", "bigint", "elapsed time, seconds"),
-    _c("total_elevation_gain_m", "total_elevation_gain", "double", "elevation gain, metres"),
-    _c("elev_high_m", "elev_high", "double", "highest elevation, metres"),
-    _c("elev_low_m", "elev_low", "double", "lowest elevation, metres"),
-    _c("average_speed_mps", "average_speed", "double", "average speed, m/s"),
-    _c("max_speed_mps", "max_speed", "double", "maximum speed, m/s"),
-    _c("has_heartrate", "has_heartrate", "boolean", "heart rate was recorded"),
-    _c("average_heartrate_bpm", "average_heartrate", "double", "average heart rate, beats/min"),
-    _c("max_heartrate_bpm", "max_heartrate", "double", "maximum heart rate, beats/min"),
-    _c("average_watts", "average_watts", "double", "average power, watts"),
-    _c("weighted_average_watts", "weighted_average_watts", "double", "weighted average power, watts"),
-    _c("max_watts", "max_watts", "double", "maximum power, watts"),
-    _c("kilojoules", "kilojoules", "double", "work, kilojoules"),
-    _c("device_watts", "device_watts", "boolean", "power from a power meter"),
-    _c("average_cadence", "average_cadence", "double", "average cadence, rpm (steps/min for runs)"),
-    _c("suffer_score", "suffer_score", "double", "relative effort"),
-    _c("workout_type", "workout_type", "bigint", "workout type code (race, long run, ...)"),
-    _c("trainer", "trainer", "boolean", "indoor trainer"),
-    _c("commute", "commute", "boolean", "marked as commute"),
-    _c("manual", "manual", "boolean", "entered manually"),
-    _c("private", "private", "boolean", "private activity"),
-    _c("visibility", "visibility", "string", "everyone / followers_only / only_me"),
-    _c("gear_id", "gear_id", "string", "gear used"),
-    _c("achievement_count", "achievement_count", "bigint", "achievements"),
-    _c("kudos_count", "kudos_count", "bigint", "kudos"),
-    _c("comment_count", "comment_count", "bigint", "comments"),
-    _c("athlete_count", "athlete_count", "bigint", "athletes in the group"),
-    _c("photo_count", "photo_count", "bigint", "Instagram photos"),
-    _c("total_photo_count", "total_photo_count", "bigint", "all photos"),
-    _c("pr_count", "pr_count", "bigint", "personal records"),
-    _c("start_lat", "start_latlng", "lat0", "start latitude, degrees"),
-    _c("start_lng", "start_latlng", "lat1", "start longitude, degrees"),
-    _c("end_lat", "end_latlng", "lat0", "end latitude, degrees"),
-    _c("end_lng", "end_latlng", "lat1", "end longitude, degrees"),
-    _c("athlete_id", "athlete.id", "bigint", "owner athlete id"),
-    _c("map_summary_polyline", "map.summary_polyline", "string", "encoded summary polyline"),
-    _c("upload_id", "upload_id", "bigint", "upload id"),
-    _c("external_id", "external_id", "string", "file name or id of the upload"),
+    column("id", "id", "bigint", "Strava activity id", required=True),
+    column("name", "name", "string", "title"),
+    column("sport_type", "sport_type", "string", "sport type (Run, Ride, TrailRun, ...)"),
+    column("type", "type", "string", "legacy activity type"),
+    column("start_date", "start_date", "timestamp_utc", "start time, UTC", required=True),
+    column("start_date_local", "start_date_local", "timestamp_local", "start time, local wall clock"),
+    column("timezone", "timezone", "string", "e.g. (GMT+00:00) Europe/London"),
+    column("utc_offset_s", "utc_offset", "double", "offset of local time from UTC, seconds"),
+    column("distance_m", "distance", "double", "distance, metres"),
+    column("moving_time_s", "moving_time", "bigint", "moving time, seconds"),
+    column("elapsed_time_s", "elapsed_time", "bigint", "elapsed time, seconds"),
+    column("total_elevation_gain_m", "total_elevation_gain", "double", "elevation gain, metres"),
+    column("elev_high_m", "elev_high", "double", "highest elevation, metres"),
+    column("elev_low_m", "elev_low", "double", "lowest elevation, metres"),
+    column("average_speed_mps", "average_speed", "double", "average speed, m/s"),
+    column("max_speed_mps", "max_speed", "double", "maximum speed, m/s"),
+    column("has_heartrate", "has_heartrate", "boolean", "heart rate was recorded"),
+    column("average_heartrate_bpm", "average_heartrate", "double", "average heart rate, beats/min"),
+    column("max_heartrate_bpm", "max_heartrate", "double", "maximum heart rate, beats/min"),
+    column("average_watts", "average_watts", "double", "average power, watts"),
+    column("weighted_average_watts", "weighted_average_watts", "double", "weighted average power, watts"),
+    column("max_watts", "max_watts", "double", "maximum power, watts"),
+    column("kilojoules", "kilojoules", "double", "work, kilojoules"),
+    column("device_watts", "device_watts", "boolean", "power from a power meter"),
+    column("average_cadence", "average_cadence", "double", "average cadence, rpm (steps/min for runs)"),
+    column("suffer_score", "suffer_score", "double", "relative effort"),
+    column("workout_type", "workout_type", "bigint", "workout type code (race, long run, ...)"),
+    column("trainer", "trainer", "boolean", "indoor trainer"),
+    column("commute", "commute", "boolean", "marked as commute"),
+    column("manual", "manual", "boolean", "entered manually"),
+    column("private", "private", "boolean", "private activity"),
+    column("visibility", "visibility", "string", "everyone / followers_only / only_me"),
+    column("gear_id", "gear_id", "string", "gear used"),
+    column("achievement_count", "achievement_count", "bigint", "achievements"),
+    column("kudos_count", "kudos_count", "bigint", "kudos"),
+    column("comment_count", "comment_count", "bigint", "comments"),
+    column("athlete_count", "athlete_count", "bigint", "athletes in the group"),
+    column("photo_count", "photo_count", "bigint", "Instagram photos"),
+    column("total_photo_count", "total_photo_count", "bigint", "all photos"),
+    column("pr_count", "pr_count", "bigint", "personal records"),
+    column("start_lat", "start_latlng", "lat0", "start latitude, degrees"),
+    column("start_lng", "start_latlng", "lat1", "start longitude, degrees"),
+    column("end_lat", "end_latlng", "lat0", "end latitude, degrees"),
+    column("end_lng", "end_latlng", "lat1", "end longitude, degrees"),
+    column("athlete_id", "athlete.id", "bigint", "owner athlete id"),
+    column("map_summary_polyline", "map.summary_polyline", "string", "encoded summary polyline"),
+    column("upload_id", "upload_id", "bigint", "upload id"),
+    column("external_id", "external_id", "string", "file name or id of the upload"),
 )
 
 SCHEMA = pa.schema([pa.field(c.name, c.type, nullable=not c.required) for c in COLUMNS])
@@ -166,33 +168,39 @@ def activity_id(activity: Any) -> Any:
     return activity.get("id", "<no id>") if isinstance(activity, dict) else "<not an object>"
 
 
-def to_row(activity: Any) -> dict[str, Any]:
-    """One activity as a typed row; raises :class:`StravaSchemaError` naming the id and field."""
+def schema_of(columns: Sequence[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.type, nullable=not c.required) for c in columns])
+
+
+def to_row(activity: Any, columns: Sequence[Column] = COLUMNS, *, what: str | None = None) -> dict[str, Any]:
+    """One activity (or one item of its detailed view, with ``columns`` of its table) as a typed row;
+    raises :class:`StravaSchemaError` naming ``what`` (by default the activity id) and the field."""
     if not isinstance(activity, dict):
         raise StravaSchemaError(
-            f"Strava sent an activity that is not a JSON object: {type(activity).__name__}"
+            f"Strava sent {what or 'an activity'} that is not a JSON object: {type(activity).__name__}"
         )
+    what = what or f"activity {activity_id(activity)}"
     row: dict[str, Any] = {}
-    for col in COLUMNS:
+    for col in columns:
         value = _lookup(activity, col.source)
         if value is _MISSING or value is None:
             if col.required:
-                raise StravaSchemaError(
-                    f"activity {activity_id(activity)}: required field {'.'.join(col.source)!r} is missing"
-                )
+                raise StravaSchemaError(f"{what}: required field {'.'.join(col.source)!r} is missing")
             row[col.name] = None
             continue
         try:
             row[col.name] = col.convert(value)
         except TypeError as exc:
             raise StravaSchemaError(
-                f"activity {activity_id(activity)}: field {'.'.join(col.source)!r} should be {exc}, "
+                f"{what}: field {'.'.join(col.source)!r} should be {exc}, "
                 f"got {type(value).__name__} {str(value)[:40]!r}"
             ) from None
     return row
 
 
-def to_record_batch(rows: Sequence[dict[str, Any]]) -> pa.RecordBatch:
-    """Typed rows (from :func:`to_row`) as a record batch of :data:`SCHEMA`."""
-    arrays = [pa.array([r[c.name] for r in rows], type=c.type) for c in COLUMNS]
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+def to_record_batch(
+    rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS, schema: pa.Schema = SCHEMA
+) -> pa.RecordBatch:
+    """Typed rows (from :func:`to_row`) as a record batch of ``schema`` (:data:`SCHEMA` by default)."""
+    arrays = [pa.array([r[c.name] for r in rows], type=c.type) for c in columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -18,10 +18,18 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from datalake.config import DatalakeConfig, get_config
 from datalake.dag_defaults import check_first_day
 from datalake.strava.errors import StravaRateLimited
-from datalake.strava.layout import curated_location, run_label
+from datalake.strava.layout import (
+    DAY_TABLE_NAMES,
+    GEAR_TABLE,
+    STREAMS_TABLE,
+    curated_location,
+    run_label,
+    table_location,
+)
 from datalake.strava.window import Window, run_window
 
 if TYPE_CHECKING:
+    from datalake.strava.details import DetailOptions
     from datalake.strava.hook import StravaHook
 
 log = logging.getLogger(__name__)
@@ -69,6 +77,33 @@ def sql_params(config: DatalakeConfig) -> dict[str, str]:
         "table": config.strava.table,
         "location": curated_location(config.lake.bucket),
     }
+
+
+def detail_tables(config: DatalakeConfig) -> list[str]:
+    """The detail tables the configuration asks for: none without ``strava.details``."""
+    if not config.strava.details:
+        return []
+    return [*DAY_TABLE_NAMES, GEAR_TABLE, *([STREAMS_TABLE] if config.strava.streams else [])]
+
+
+def detail_table_params(config: DatalakeConfig, table: str) -> dict[str, Any]:
+    """``params`` of ``include/sql/strava/create_detail_table.sql`` for ``table``."""
+    return {
+        "database": config.strava.database,
+        "table": table,
+        "location": table_location(config.lake.bucket, table),
+        "projection_start": None if table == GEAR_TABLE else config.strava.start_date,
+    }
+
+
+def detail_columns(table: str) -> list[tuple[str, str]]:
+    """(name, Athena type) of a detail table's columns: the DAG's macro ``strava_detail_columns``,
+    rendered when the task runs (the schema module needs pyarrow, which a DAG parse must not load)."""
+    from datalake.strava.detail_schema import TABLES
+
+    if table not in TABLES:
+        raise ValueError(f"{table!r} is no Strava detail table (known: {', '.join(TABLES)})")
+    return [(c.name, c.athena_type) for c in TABLES[table].columns]
 
 
 def schedule(config: DatalakeConfig) -> Any:
@@ -122,6 +157,23 @@ def refresh_token(
         record_deauthorisation(config.strava.conn_id, refresh, event.event_time, event.owner_id)
     check_authorised(config.strava.conn_id, refresh)
     return hook.ensure_fresh_token().as_dict()
+
+
+def detail_options(config: DatalakeConfig) -> DetailOptions | None:
+    """What the details step of a run does (:mod:`datalake.strava.details`); None without details."""
+    from datetime import UTC
+
+    from datalake.strava.budget import Budget
+    from datalake.strava.details import DetailOptions
+
+    if not config.strava.details:
+        return None
+    return DetailOptions(
+        Budget(config.strava.details_budget_share),
+        today=datetime.now(UTC).date(),
+        streams=config.strava.streams,
+        gear_refresh_days=config.strava.gear_refresh_days,
+    )
 
 
 def window_of(data_interval_end: datetime, config: DatalakeConfig) -> Window:
@@ -203,7 +255,12 @@ def extract_activities(
     client.limits = RateLimits.restore(_last_rate_limits(), time.time())
     try:
         result = extract_window(
-            client, s3_client, config.lake.bucket, window, run_label=run_label(data_interval_start)
+            client,
+            s3_client,
+            config.lake.bucket,
+            window,
+            run_label=run_label(data_interval_start),
+            details=detail_options(config),
         )
     finally:
         if client.limits.seen_at is not None:
@@ -254,6 +311,7 @@ def _extract_pushed(
             recent=recent_days(day_of(datetime.now(UTC)), config.strava.reconcile_days, first_allowed),
             first_allowed=first_allowed,
             run_label=run_label(ran_at),
+            details=detail_options(config),
         )
     finally:
         if client.limits.seen_at is not None:
@@ -275,7 +333,9 @@ def asset_extra(
     *,
     dag_run: Any = None,
 ) -> dict[str, list[str]]:
-    """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote.
+    """The ``strava_activities`` asset event's extra: ``{"days": [...]}``, the days the run rewrote
+    (their activities, or, with ``strava.details``, their detail tables: the report's calories and gear
+    then refresh too; a backlog day drained after it left the window is not named).
 
     ``extracted`` is the extraction's XCom, which the REST API can edit: each day must be a day of the
     run's window (a push-event run, without a data interval: a real day, :func:`pushed_days`), written
@@ -294,4 +354,8 @@ def asset_extra(
     wrong = [day for day in days if not isinstance(day, str) or day not in allowed]
     if wrong:
         raise ValueError(f"the extraction's XCom lists days outside the window {window}: {wrong[:5]!r}")
-    return {"days": sorted(set(days))}
+    details = extracted.get("details") or {}
+    detail_days = details.get("days") if isinstance(details, dict) else None
+    if not isinstance(detail_days, list):
+        detail_days = []
+    return {"days": sorted(set(days) | {day for day in detail_days if day in allowed})}
