@@ -305,6 +305,23 @@ class StravaTable:
         """``add_partitions``: every day of the window of the run ending at ``data_interval_end``."""
         self.run("add_partitions", data_interval_end=data_interval_end)
 
+    def create_detail_table(self, table: str, bucket: str, first_day: str) -> None:
+        """A detail table in this database over ``bucket``, by the DAG's ``create_detail_table.sql`` with
+        the parameters its ``create_table_<table>`` task takes (``strava.start_date`` = ``first_day``)."""
+        import dataclasses
+
+        from datalake.config import get_config
+        from datalake.strava.tasks import detail_table_params
+
+        config = get_config()
+        config = dataclasses.replace(
+            config,
+            lake=dataclasses.replace(config.lake, bucket=bucket),
+            strava=dataclasses.replace(config.strava, database=self.params["database"], start_date=first_day),
+        )
+        template = self.dag.get_template_env().get_template("strava/create_detail_table.sql")
+        athena_rows(template.render(params=detail_table_params(config, table)))
+
 
 @pytest.fixture
 def strava_table(local_aws: str, lake: tuple[Any, str], dagbag: Any) -> StravaTable:

@@ -82,6 +82,18 @@ def test_tasks_run_in_order_and_the_last_one_publishes_the_asset(dag) -> None:
     assert dag.get_task("extract_activities").retry_policy is not None
 
 
+def test_each_configured_detail_table_is_created_by_its_own_task_before_the_days_are_published(dag) -> None:
+    config = get_config()
+    tables = strava_tasks.detail_tables(config)
+    assert tables, "the stack's configuration has strava.details on"
+    for table in tables:
+        task = dag.get_task(f"create_table_{table}")
+        assert task.params.dump() == strava_tasks.detail_table_params(config, table)
+        assert "CREATE EXTERNAL TABLE IF NOT EXISTS" in task.query
+        assert task.upstream_task_ids == {"create_database"}
+        assert task.downstream_task_ids == {"publish_days"}
+
+
 def test_extractions_never_overlap_across_runs_backfills_included(dag) -> None:
     """Each writes the days as it listed them: the later listing must be the later write."""
     for task_id in ("refresh_token", "extract_activities"):

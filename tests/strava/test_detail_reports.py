@@ -17,7 +17,6 @@ from datalake.reports.render import render_report
 from datalake.strava.budget import Budget
 from datalake.strava.details import DetailOptions
 from datalake.strava.extract import extract_window
-from datalake.strava.layout import table_location
 from datalake.strava.window import midnight, run_window
 from devstack.strava_api import StravaStandIn, seed_activities
 from devstack.strava_details import calories, gear_name
@@ -63,14 +62,7 @@ def landed(standin, clock, lake, strava_table) -> dict[str, str]:
         strava_table.register_window(end)
     database = strava_table.params["database"]
     for table in ("activity_details", "gear"):
-        params = {
-            "database": database,
-            "table": table,
-            "location": table_location(bucket, table),
-            "projection_start": None if table == "gear" else FIRST,
-        }
-        query = strava_table.dag.get_task(f"create_table_{table}").query
-        athena_rows(strava_table.dag.get_template_env().from_string(query).render(params=params))
+        strava_table.create_detail_table(table, bucket, FIRST)
     config = get_config()
     return strava_values(
         dataclasses.replace(config, strava=dataclasses.replace(config.strava, database=database)),

@@ -21,7 +21,7 @@ from datalake.strava.client import StravaClient
 from datalake.strava.detail_schema import DAY_TABLES, fingerprint
 from datalake.strava.details import DetailOptions
 from datalake.strava.extract import ExtractResult, extract_window
-from datalake.strava.layout import BACKLOG_KEY, day_table_key, stream_prefix, table_location
+from datalake.strava.layout import BACKLOG_KEY, day_table_key, stream_prefix
 from datalake.strava.tokens import exchange_refresh_token
 from datalake.strava.window import midnight, run_window
 from devstack.strava_api import StravaStandIn
@@ -223,14 +223,7 @@ def test_streams_are_one_parquet_file_per_activity_and_follow_deletions(standin,
     assert {r["activity_id"] for r in points} == {victim["id"]}
     # the streams table, as the DAG creates it with strava.streams set
     database = strava_table.params["database"]
-    env = strava_table.dag.get_template_env()
-    params = {
-        "database": database,
-        "table": "activity_streams",
-        "location": table_location(bucket, "activity_streams"),
-        "projection_start": FIRST,
-    }
-    athena_rows(env.get_template("strava/create_detail_table.sql").render(params=params))
+    strava_table.create_detail_table("activity_streams", bucket, FIRST)
     found = athena_rows(
         f"SELECT count(*), max(time_s) FROM {database}.activity_streams "  # noqa: S608
         f"WHERE dt = '{day_of(victim)}' AND activity_id = {victim['id']}"
@@ -271,14 +264,7 @@ def test_the_detail_tables_answer_in_athena_as_the_dag_creates_them(standin, clo
     run(standin, clock, lake, LAST_SEEDED, share=1)
     database = strava_table.params["database"]
     for table in ("activity_details", "activity_laps", "activity_splits", "activity_best_efforts", "gear"):
-        params = {
-            "database": database,
-            "table": table,
-            "location": table_location(bucket, table),
-            "projection_start": None if table == "gear" else FIRST,
-        }
-        query = strava_table.dag.get_task(f"create_table_{table}").query
-        athena_rows(strava_table.dag.get_template_env().from_string(query).render(params=params))
+        strava_table.create_detail_table(table, bucket, FIRST)
     activities = window_activities(standin, LAST_SEEDED)
     per_day = Counter(day_of(a).isoformat() for a in activities)
     assert athena_rows(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
@@ -161,8 +161,6 @@ def refresh_token(
 
 def detail_options(config: DatalakeConfig) -> DetailOptions | None:
     """What the details step of a run does (:mod:`datalake.strava.details`); None without details."""
-    from datetime import UTC
-
     from datalake.strava.budget import Budget
     from datalake.strava.details import DetailOptions
 
@@ -190,8 +188,6 @@ def window_days(data_interval_end: datetime) -> list[str]:
 def pushed_days(extracted: Any, key: str, config: DatalakeConfig | None = None) -> list[str]:
     """The days of a push-event run's XCom under ``key``, checked: each a real day (written back as
     ``YYYY-MM-DD``, so nothing else reaches SQL), none before ``strava.start_date`` or after tomorrow."""
-    from datetime import UTC, date
-
     config = config or get_config()
     days = extracted.get(key) if isinstance(extracted, dict) else None
     if not isinstance(days, list):
@@ -277,8 +273,6 @@ def _extract_pushed(
     athena_client: Any,
     glue_client: Any,
 ) -> dict[str, Any]:
-    from datetime import UTC
-
     from airflow.sdk.exceptions import AirflowSkipException
 
     from datalake import aws
