@@ -325,3 +325,15 @@ def test_streams_without_details_are_refused():
         parse_config(raw)
     raw["strava"]["details"] = True
     assert parse_config(raw).strava.streams == ("heartrate",)
+
+
+def test_a_raw_detail_and_a_stream_file_are_named_by_id_and_fingerprint_and_read_back() -> None:
+    from datalake.strava.layout import detail_raw_key, parse_detail_name, stream_key
+
+    day = date(2026, 1, 2)
+    for key in (detail_raw_key(day, 42, "0123456789abcdef"), stream_key(day, 42, "0123456789abcdef")):
+        assert "/dt=2026-01-02/42-0123456789abcdef." in key
+        assert parse_detail_name(key) == (42, "0123456789abcdef")
+    for make in (detail_raw_key, stream_key):
+        with pytest.raises(ValueError, match=re.escape("16 hex digits, got 'x/../y'")):
+            make(day, 42, "x/../y")

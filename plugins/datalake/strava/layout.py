@@ -89,11 +89,16 @@ def detail_raw_prefix(day: date) -> str:
     return f"{DETAILS_RAW_PREFIX}/dt={partition(day)}/"
 
 
-def detail_raw_key(day: date, activity_id: int, fingerprint: str) -> str:
-    """The raw DetailedActivity of ``activity_id`` as fetched for the summary ``fingerprint``."""
+def _file_stem(activity_id: int, fingerprint: str) -> str:
+    """``<id>-<fingerprint>``, the name of an activity's raw detail and of its stream file."""
     if not _FINGERPRINT.fullmatch(fingerprint):
         raise ValueError(f"a detail fingerprint is 16 hex digits, got {fingerprint!r}")
-    return f"{detail_raw_prefix(day)}{int(activity_id)}-{fingerprint}.json.gz"
+    return f"{int(activity_id)}-{fingerprint}"
+
+
+def detail_raw_key(day: date, activity_id: int, fingerprint: str) -> str:
+    """The raw DetailedActivity of ``activity_id`` as fetched for the summary ``fingerprint``."""
+    return f"{detail_raw_prefix(day)}{_file_stem(activity_id, fingerprint)}.json.gz"
 
 
 def parse_detail_name(name: str) -> tuple[int, str] | None:
@@ -119,9 +124,7 @@ def stream_prefix(day: date) -> str:
 
 
 def stream_key(day: date, activity_id: int, fingerprint: str) -> str:
-    if not _FINGERPRINT.fullmatch(fingerprint):
-        raise ValueError(f"a detail fingerprint is 16 hex digits, got {fingerprint!r}")
-    return f"{stream_prefix(day)}{int(activity_id)}-{fingerprint}.parquet"
+    return f"{stream_prefix(day)}{_file_stem(activity_id, fingerprint)}.parquet"
 
 
 def gear_raw_key(fetched_on: date, gear_id: str) -> str:
