@@ -4,8 +4,8 @@ succeeded, leaves the same S3 objects (keys and ETags), Glue partitions and quer
 Runs on the embedded stack through the scheduler, for every DAG with a time schedule (the Strava DAG and
 each inventory configuration's DAG), with ``make backfill``'s code: ``POST /api/v2/backfills``, the
 request ``airflow backfill create`` makes. ``BACKFILL_DAYS`` days (3 by default; a month:
-``BACKFILL_DAYS=30 .venv/bin/pytest tests/e2e/test_backfill.py``) up to the day before yesterday;
-the test writes the inventory drops those days need.
+``BACKFILL_DAYS=30 .venv/bin/pytest tests/e2e/test_backfill.py``) up to the day before yesterday, each
+DAG from its configured first day on; the test writes the inventory drops those days need.
 """
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(6 * TIMEOUT)]  # two rounds, 
 def run_backfill(
     stack: Stack, dag_id: str, start: datetime, end: datetime, reprocess: str
 ) -> list[dict[str, Any]]:
-    """Backfill ``dag_id`` over ``[start, end]``, wait until it is done, and return its runs."""
+    """Backfill ``dag_id`` over ``[start, end]`` from its configured first day on (a longer
+    ``BACKFILL_DAYS`` reaches before it), wait until it is done, and return its runs."""
+    first_day = backfill.first_day(stack.config, dag_id)
+    if first_day is not None:
+        start = max(start, datetime.combine(first_day[0], datetime.min.time(), UTC))
     return backfill.run(
         stack.airflow,
         dag_id,
