@@ -18,13 +18,14 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from datalake.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
-from devstack.demo import Outcome, run_demo
+from devstack.demo import Outcome, judge, run_demo
 from devstack.processes import group_alive
 from devstack.stack import Stack
 from tests.e2e.runs import LATE_AFTER_MINUTES
@@ -79,6 +80,9 @@ class StackSession:
 
     stack: Stack
     demo: Outcome  # the demo on the second stack
+    # the demo's runs judged again just after it, as if it had started then (before any test changes
+    # them: a backfill of their days may replace a run, its XComs with it)
+    judged_later: Outcome
     first_stack_left: dict[str, int]  # what_is_there() on the first stack when it stopped
     second_stack_found: dict[str, int]  # what_is_there() on the second stack before its demo
 
@@ -110,7 +114,9 @@ def stack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSes
             running.up()
         pgids += running.state.pgids if running.state else []
         found = what_is_there(running)
-        yield StackSession(running, run_demo(running, timeout=DEMO_TIMEOUT), left, found)
+        demo = run_demo(running, timeout=DEMO_TIMEOUT)
+        later = judge(running, demo.runs, datetime.now(UTC))
+        yield StackSession(running, demo, later, left, found)
     finally:
         running.down()
         assert [p for p in pgids if group_alive(p)] == [], "processes of the stack outlived it"

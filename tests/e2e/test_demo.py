@@ -7,11 +7,11 @@ these tests run; they read what happened.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
-from devstack.demo import judge, project_dag_ids
+from devstack.demo import project_dag_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +40,8 @@ def test_a_stack_started_again_in_the_same_directory_starts_empty(stack_session)
 
 
 def test_the_demo_does_not_count_what_was_written_before_it_started(stack_session):
-    demo = stack_session.demo
-    # the same runs, judged as if the demo had started now: everything they wrote is older than that
-    later = judge(stack_session.stack, demo.runs, datetime.now(UTC))
-
+    demo, later = stack_session.demo, stack_session.judged_later
+    # the same runs, judged as if the demo had started after them: everything they wrote is older
     assert not later.ok
     for url in demo.objects:
         assert any(line.endswith(" before the demo") and url in line for line in later.missing), url
