@@ -31,8 +31,8 @@ summary does not change): clear the day's run after deleting its raw detail obje
 Tasks: `refresh_token` (refreshes the access token only when it expires within an hour, writing whatever
 Strava returns back to the `strava_default` connection *before* it is used) → `extract_activities`
 (the listing, rate limits, retries; the days that changed) → `create_database` → `create_table` →
-`add_partitions` (registers every day of the window, one statement), and with details
-`create_table_<detail table>` → `publish_days`, which publishes
+`add_partitions` (registers every day of the window, one statement) → `publish_days` (with details,
+each `create_table_<detail table>` runs between `create_database` and it), which publishes
 the `strava_activities` Asset with the rewritten days in its extra, `{"days": [...]}`: `daily_summaries`
 reports the newest and refreshes the report of each earlier one.
 
@@ -196,8 +196,8 @@ def strava_activities() -> None:
     extracted = extract_activities()
     published = publish_days(extracted)
     chain(refresh_token(), extracted, create_database, create_table, add_partitions, published)
-    for create_detail_table in create_detail_tables:
-        chain(create_database, create_detail_table, published)
+    if create_detail_tables:
+        create_database >> create_detail_tables >> published
 
 
 strava_activities()
