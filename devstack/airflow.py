@@ -23,6 +23,7 @@ from devstack.processes import free_port, spawn, stop_group
 from devstack.restarting import shim_source
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SETTINGS = ROOT / "devstack" / "airflow_settings"  # its airflow_local_settings.py
 HTTP_TIMEOUT = 30
 USERNAME = "admin"
 SQLITE_BUSY_TIMEOUT = 60  # seconds a writer waits for the metadata DB's lock
@@ -92,9 +93,10 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "PATH": os.pathsep.join(
                 [str(home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]
             ),
-            # the project's Airflow local settings (config/airflow_local_settings.py): what every
-            # Airflow process imports at start, so the dag-processor forks its parsers warm
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "config"), env.get("PYTHONPATH")) if p),
+            # the stack's Airflow local settings, what every Airflow process imports at start: the
+            # project's (config/airflow_local_settings.py: the dag-processor forks its parsers warm)
+            # and savepoints that nest on SQLite (devstack.sqlite_savepoints)
+            "PYTHONPATH": os.pathsep.join(p for p in (str(LOCAL_SETTINGS), env.get("PYTHONPATH")) if p),
         }
     )
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)

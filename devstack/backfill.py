@@ -13,7 +13,8 @@ writes ("not supported on SQLite under concurrent access"), so a long range is c
 most ``--chunk-days`` days, one piece after the other (Airflow runs one backfill per DAG at a time).
 A refused creation removes the runs it had written; a scheduler that had already picked one of them
 up dies on it (measured, Airflow 3.3.2 on SQLite), so the DAG is paused while a piece is created: the
-scheduler leaves a paused DAG's runs alone.
+scheduler leaves a paused DAG's runs alone. The runs it had taken over to reprocess are kept since the
+stack's savepoints nest (``devstack.sqlite_savepoints``).
 On PostgreSQL (production, ``docker-compose.yaml``) ``airflow backfill create`` over the whole range is
 the command; the runs are the same either way.
 

@@ -54,17 +54,22 @@ def run_dag(dag: Any, **kwargs: Any) -> Any:
     Every task runs in the real Task SDK runner (its own callbacks included); retries are kept but
     without delay, so a test sees the final failure at once.
     """
+    for task in dag.tasks:
+        task.retry_delay = timedelta(0)
+        task.retry_exponential_backoff = 0
+    write_dag(dag)
+    return dag.test(**kwargs)
+
+
+def write_dag(dag: Any) -> None:
+    """Write ``dag`` to the metadata DB (the ``airflow_db`` fixture) as the dag-processor writes it."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.collection import update_dag_parsing_results_in_db
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
     from airflow.utils.session import create_session
 
-    for task in dag.tasks:
-        task.retry_delay = timedelta(0)
-        task.retry_exponential_backoff = 0
     DagBundlesManager().sync_bundles_to_db()
     with create_session() as session:
         update_dag_parsing_results_in_db(
             "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
         )
-    return dag.test(**kwargs)
