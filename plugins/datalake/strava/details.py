@@ -22,27 +22,20 @@ After a run's listing (:mod:`datalake.strava.extract`), for the days it listed:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from datalake.strava import backlog, gear
+from datalake.strava import backlog, encoding, gear
 from datalake.strava.budget import Budget
 from datalake.strava.client import StravaClient
 from datalake.strava.detail_schema import (
     DAY_TABLES,
     DETAILS,
     STREAMS,
-    DetailTable,
     fingerprint,
 )
 from datalake.strava.errors import StravaSchemaError
@@ -55,7 +48,7 @@ from datalake.strava.layout import (
     stream_key,
     stream_prefix,
 )
-from datalake.strava.schema import to_record_batch, to_row
+from datalake.strava.schema import to_row
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +126,6 @@ def _held(s3: Any, bucket: str, prefix: str) -> set[tuple[int, str]]:
     return found
 
 
-def _gzip_json(document: Any) -> bytes:
-    return gzip.compress(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(), mtime=0)
-
-
 def _rows_of(detailed: dict[str, Any], activity_id: int, fp: str) -> dict[str, list[dict[str, Any]]]:
     """The rows a DetailedActivity gives each day table (validated: a bad field names the activity)."""
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -184,13 +173,6 @@ def stream_rows(streams: dict[str, Any], keys: Iterable[str], activity_id: int) 
     ]
 
 
-def _parquet(table: DetailTable, rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.BytesIO()
-    data = pa.Table.from_batches([to_record_batch(rows, table.columns, table.schema)], schema=table.schema)
-    pq.write_table(data, buffer, compression="snappy")
-    return buffer.getvalue()
-
-
 def _stored_digest(s3: Any, bucket: str, day: date) -> str | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=day_table_key(DETAILS.name, day))
@@ -224,14 +206,14 @@ def _write_day(s3: Any, bucket: str, day: date, fetched: backlog.Entries) -> boo
     rows: dict[str, list[dict[str, Any]]] = {table.name: [] for table in DAY_TABLES}
     for activity_id, fp in fetched:
         raw = s3.get_object(Bucket=bucket, Key=detail_raw_key(day, activity_id, fp))["Body"].read()
-        for name, found in _rows_of(json.loads(gzip.decompress(raw)), activity_id, fp).items():
+        for name, found in _rows_of(encoding.read_gzip_json(raw), activity_id, fp).items():
             rows[name].extend(found)
     # the details object last: its digest says the day is whole
     for table in (*DAY_TABLES[1:], DETAILS):
         s3.put_object(
             Bucket=bucket,
             Key=day_table_key(table.name, day),
-            Body=_parquet(table, rows[table.name]),
+            Body=encoding.parquet(rows[table.name], table.columns, table.schema),
             ContentType=CONTENT_TYPE,
             Metadata={DETAILS_DIGEST_METADATA: digest} if table is DETAILS else {},
         )
@@ -247,8 +229,8 @@ def _fetch_detail(client: StravaClient, s3: Any, bucket: str, day: date, activit
     s3.put_object(
         Bucket=bucket,
         Key=detail_raw_key(day, activity_id, fp),
-        Body=_gzip_json(found),
-        ContentType="application/gzip",
+        Body=encoding.gzip_json(found),
+        ContentType=encoding.GZIP,
     )
     return True
 
@@ -262,7 +244,7 @@ def _fetch_streams(
     s3.put_object(
         Bucket=bucket,
         Key=stream_key(day, activity_id, fp),
-        Body=_parquet(STREAMS, stream_rows(found, keys, activity_id)),
+        Body=encoding.parquet(stream_rows(found, keys, activity_id), STREAMS.columns, STREAMS.schema),
         ContentType=CONTENT_TYPE,
     )
     return True

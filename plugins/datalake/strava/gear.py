@@ -10,22 +10,17 @@ also goes to the raw layer under the day it was fetched.
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import logging
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from datalake.strava import encoding
 from datalake.strava.client import StravaClient
 from datalake.strava.detail_schema import GEAR
 from datalake.strava.layout import GEAR_KEY, gear_raw_key
-from datalake.strava.schema import to_record_batch, to_row
+from datalake.strava.schema import to_row
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +35,7 @@ def read(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
         body = s3.get_object(Bucket=bucket, Key=GEAR_KEY)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return {}
-    return {row["gear_id"]: row for row in pq.read_table(io.BytesIO(body)).to_pylist()}
+    return {row["gear_id"]: row for row in encoding.read_parquet(body)}
 
 
 def due(
@@ -70,9 +65,11 @@ def fetch(
         if found is None:
             log.info("Strava has no gear %s any more: its row stays as last fetched", gear_id)
             continue
-        raw = gzip.compress(json.dumps(found, separators=(",", ":")).encode(), mtime=0)
         s3.put_object(
-            Bucket=bucket, Key=gear_raw_key(today, gear_id), Body=raw, ContentType="application/gzip"
+            Bucket=bucket,
+            Key=gear_raw_key(today, gear_id),
+            Body=encoding.gzip_json(found),
+            ContentType=encoding.GZIP,
         )
         rows[gear_id] = to_row(
             {**found, "id": gear_id, "fetched_on": today.isoformat()}, GEAR.columns, what=f"gear {gear_id}"
@@ -81,11 +78,7 @@ def fetch(
 
 
 def to_parquet(rows: dict[str, dict[str, Any]]) -> bytes:
-    buffer = io.BytesIO()
-    ordered = [rows[g] for g in sorted(rows)]
-    batch = to_record_batch(ordered, GEAR.columns, GEAR.schema)
-    pq.write_table(pa.Table.from_batches([batch], schema=GEAR.schema), buffer, compression="snappy")
-    return buffer.getvalue()
+    return encoding.parquet([rows[g] for g in sorted(rows)], GEAR.columns, GEAR.schema)
 
 
 def write(s3: Any, bucket: str, rows: dict[str, dict[str, Any]]) -> None:
