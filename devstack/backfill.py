@@ -140,7 +140,7 @@ def wait(
     backfill_id: int,
     *,
     timeout: float,
-    every: float = 5,
+    every: float = 2,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Wait until the backfill is completed and return it; report its runs' states as they change."""
