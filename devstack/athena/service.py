@@ -17,6 +17,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import sqlglot
+
+# sqlglot loads a dialect's module on its first use: two query threads at once met the Athena one
+# half-loaded ("name '_TrinoTokenizer' is not defined"), so the dialects load here, before any thread
+import sqlglot.dialects.athena
+import sqlglot.dialects.duckdb
+import sqlglot.dialects.hive
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from sqlglot import exp

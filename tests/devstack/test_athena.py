@@ -679,3 +679,21 @@ def test_runs_creating_the_same_database_at_once_all_succeed_with_if_not_exists(
     glue = boto3.client("glue")
     assert [glue.get_database(Name=name)["Database"]["Name"] for name in names] == names
     assert athena.wait(athena.start(f"CREATE DATABASE {names[0]}"))["Status"]["State"] == "FAILED"
+
+
+def test_the_local_athena_loads_its_sql_dialects_before_any_query_thread():
+    """sqlglot loads a dialect's module on first use; loaded by two query threads at once, one of them
+    met the Athena dialect half-loaded. Importing the service must have loaded them whole."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, devstack.athena.service\n"
+        "athena = sys.modules.get('sqlglot.dialects.athena')\n"
+        "print(hasattr(athena, '_TrinoTokenizer'), 'sqlglot.dialects.duckdb' in sys.modules,"
+        " 'sqlglot.dialects.hive' in sys.modules)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert found.stdout.split()[-3:] == ["True", "True", "True"]
