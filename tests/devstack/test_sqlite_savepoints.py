@@ -11,6 +11,7 @@ untouched.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,26 +27,23 @@ from tests.dags import write_dag
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-@pytest.fixture
-def plain_sqlite() -> Iterator[None]:
-    """The process without the stack's savepoint nesting (as plain Airflow on SQLite is)."""
+@contextlib.contextmanager
+def savepoint_nesting(on: bool) -> Iterator[None]:
+    """The process with the stack's savepoint nesting on or off (off: as plain Airflow on SQLite is);
+    as it was before afterwards."""
     listener = sqlite_savepoints._begin_before_savepoint
     had = event.contains(Engine, "savepoint", listener)
     if had:
         event.remove(Engine, "savepoint", listener)
-    yield
-    if had:
+    if on:
         sqlite_savepoints.nest_savepoints()
-
-
-@pytest.fixture
-def nested_savepoints() -> Iterator[None]:
-    listener = sqlite_savepoints._begin_before_savepoint
-    had = event.contains(Engine, "savepoint", listener)
-    sqlite_savepoints.nest_savepoints()
-    yield
-    if not had:
-        event.remove(Engine, "savepoint", listener)
+    try:
+        yield
+    finally:
+        if event.contains(Engine, "savepoint", listener):
+            event.remove(Engine, "savepoint", listener)
+        if had:
+            sqlite_savepoints.nest_savepoints()
 
 
 def _dag(dag_id: str):
@@ -114,17 +112,19 @@ def _runs(dag_id: str) -> dict[str, tuple[str, int | None]]:
         return {r.run_id: (r.state, r.backfill_id) for r in DagRun.find(dag_id=dag_id, session=session)}
 
 
-def test_without_nesting_the_refused_backfill_deletes_the_run_it_took_over(airflow_db, plain_sqlite):
+def test_without_nesting_the_refused_backfill_deletes_the_run_it_took_over(airflow_db):
     dag_id = "refused_backfill_plain"
     write_dag(_dag(dag_id))
     run_id = _manual_run(dag_id, DAY)
-    _refused_backfill(dag_id)
+    with savepoint_nesting(on=False):
+        _refused_backfill(dag_id)
     assert run_id not in _runs(dag_id)
 
 
-def test_with_nesting_the_refused_backfill_leaves_the_run_it_took_over(airflow_db, nested_savepoints):
+def test_with_nesting_the_refused_backfill_leaves_the_run_it_took_over(airflow_db):
     dag_id = "refused_backfill_nested"
     write_dag(_dag(dag_id))
     run_id = _manual_run(dag_id, DAY)
-    _refused_backfill(dag_id)
+    with savepoint_nesting(on=True):
+        _refused_backfill(dag_id)
     assert _runs(dag_id) == {run_id: ("success", None)}

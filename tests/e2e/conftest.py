@@ -81,7 +81,7 @@ class StackSession:
     stack: Stack
     demo: Outcome  # the demo on the second stack
     # the demo's runs judged again just after it, as if it had started then (before any test changes
-    # them: a backfill of their days may replace a run, its XComs with it)
+    # them: a backfill of their days reprocesses them, their XComs with them)
     judged_later: Outcome
     first_stack_left: dict[str, int]  # what_is_there() on the first stack when it stopped
     second_stack_found: dict[str, int]  # what_is_there() on the second stack before its demo
