@@ -29,20 +29,22 @@ def test_connections_variables_and_aws_endpoints_of_the_callers_environment_do_n
     assert env["AIRFLOW_HOME"] == str(tmp_path)
 
 
-def test_the_stacks_airflow_imports_the_projects_local_settings_and_nests_sqlite_savepoints(tmp_path: Path):
+def test_the_stacks_airflow_imports_the_projects_local_settings_and_its_sqlite_listeners(tmp_path: Path):
     env = airflow_environment(tmp_path, 8080, client_environment("http://127.0.0.1:5000"))
     probe = (
         "import sys, airflow_local_settings\n"
         "from sqlalchemy import event\n"
         "from sqlalchemy.engine import Engine\n"
+        "from devstack.sqlite_event_loop import _busy_timeout_for_this_thread\n"
         "from devstack.sqlite_savepoints import _begin_before_savepoint\n"
         "from datalake.parsing import PRE_IMPORTS\n"
         "print(airflow_local_settings.pre_import.__module__)\n"
         "print(event.contains(Engine, 'savepoint', _begin_before_savepoint))\n"
+        "print(event.contains(Engine, 'before_cursor_execute', _busy_timeout_for_this_thread))\n"
         "print(all(m in sys.modules for m in PRE_IMPORTS))\n"
     )
     found = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     # the last lines: Airflow may log to stdout while it imports
-    assert found.stdout.split()[-3:] == ["datalake.parsing", "True", "True"]
+    assert found.stdout.split()[-4:] == ["datalake.parsing", "True", "True", "True"]
