@@ -10,10 +10,13 @@ a ``PATCH /dags/...`` and a ``POST .../dagRuns`` each answered 500 after 60 s, t
 them took 60 s, and the tasks whose heartbeats stalled meanwhile were reset and ran again.
 
 :func:`fail_fast_on_event_loops` gives a statement that runs on a thread with a running event loop a
-busy timeout of :data:`EVENT_LOOP_BUSY_MS`: the INSERT is refused after a second, the loop runs on, the
-other request commits, and the refused call answers 500, which the stack's clients retry
-(``AirflowServer.api``, the Strava token store). Statements on any other thread keep the connection's
-own timeout. PostgreSQL, the production database, locks rows, not the database, and is left alone.
+busy timeout of :data:`EVENT_LOOP_BUSY_MS`, 10 s: long enough for another process's write on a loaded
+machine (``tests/e2e/test_metadata_db.py`` holds the lock 8 s), short enough that the scheduler's and
+the tasks' heartbeats outlast a stall (the scheduler counts as dead after 30 s and its tasks are reset).
+In the deadlock the INSERT is refused, the loop runs on, the other request commits, and the refused
+call answers 500, which the stack's clients retry (``AirflowServer.api``, the Strava token store).
+Statements on any other thread keep the connection's own timeout.
+PostgreSQL, the production database, locks rows, not the database, and is left alone.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-EVENT_LOOP_BUSY_MS = 1000
+EVENT_LOOP_BUSY_MS = 10_000
+_loop_busy_ms = EVENT_LOOP_BUSY_MS
 
 
 def _on_event_loop() -> bool:
@@ -44,14 +48,16 @@ def _busy_timeout_for_this_thread(conn: Connection, *_: Any) -> None:
     info = conn.connection.info
     if "own_busy_ms" not in info:
         info["own_busy_ms"] = info["busy_ms"] = dbapi.execute("PRAGMA busy_timeout").fetchone()[0]
-    wanted = EVENT_LOOP_BUSY_MS if _on_event_loop() else info["own_busy_ms"]
+    wanted = _loop_busy_ms if _on_event_loop() else info["own_busy_ms"]
     if wanted != info["busy_ms"]:
         dbapi.execute(f"PRAGMA busy_timeout = {int(wanted)}")
         info["busy_ms"] = wanted
 
 
-def fail_fast_on_event_loops() -> None:
-    """Make SQLite statements on an event loop's thread wait at most a second for the lock, in this
+def fail_fast_on_event_loops(busy_ms: int = EVENT_LOOP_BUSY_MS) -> None:
+    """Make SQLite statements on an event loop's thread wait at most ``busy_ms`` for the lock, in this
     process."""
+    global _loop_busy_ms  # one setting per process, read by the listener
+    _loop_busy_ms = busy_ms
     if not event.contains(Engine, "before_cursor_execute", _busy_timeout_for_this_thread):
         event.listen(Engine, "before_cursor_execute", _busy_timeout_for_this_thread)

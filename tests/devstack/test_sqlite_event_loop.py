@@ -4,8 +4,8 @@ The api-server's deadlock, in two threads and one SQLite file: a "request" threa
 commits only after the event loop has run a callback of its (as a request's teardown is scheduled on
 the loop), and the loop's own thread then writes (as Airflow's audit log does in its ``async``
 dependency). Without ``devstack.sqlite_event_loop`` the loop's write waits out the whole busy timeout
-while the holder waits for the loop; with it, the write is refused within a second and the holder
-commits. A write from any other thread still waits for the lock as long as the connection says.
+while the holder waits for the loop; with it, the write is refused after the loop's own, shorter wait
+and the holder commits. A write from any other thread still waits for the lock as long as the connection says.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from sqlalchemy.exc import OperationalError
 
 from devstack import sqlite_event_loop
 
+LOOP_BUSY_MS = 1000  # the loop's wait in these tests (the stack's is longer: EVENT_LOOP_BUSY_MS)
+
 
 @contextlib.contextmanager
 def fail_fast(on: bool) -> Iterator[None]:
@@ -32,14 +34,13 @@ def fail_fast(on: bool) -> Iterator[None]:
     if had:
         event.remove(Engine, "before_cursor_execute", listener)
     if on:
-        sqlite_event_loop.fail_fast_on_event_loops()
+        sqlite_event_loop.fail_fast_on_event_loops(busy_ms=LOOP_BUSY_MS)
     try:
         yield
     finally:
-        if event.contains(Engine, "before_cursor_execute", listener):
+        sqlite_event_loop.fail_fast_on_event_loops()  # the stack's own wait again, listening
+        if not had:
             event.remove(Engine, "before_cursor_execute", listener)
-        if had:
-            sqlite_event_loop.fail_fast_on_event_loops()
 
 
 def _engine(path: Path, busy_seconds: float) -> Engine:
@@ -53,18 +54,19 @@ def _loop_write_beside_a_holder_that_needs_the_loop(engine: Engine) -> dict[str,
     """Run the deadlock; return how the loop's write ended, how long it took, and whether the
     holder's row was committed in the end."""
     loop = asyncio.new_event_loop()
-    holding = threading.Event()
+    holding, let_through = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
 
     def request() -> None:
         with engine.connect() as conn:
             conn.execute(text("INSERT INTO log VALUES ('request')"))  # the write lock is held from here
             holding.set()
-            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(timeout=60)
+            let_through.wait(timeout=60)  # set by a callback on the loop: once the loop runs again
             conn.commit()
 
     async def audit_log() -> None:
         await asyncio.get_running_loop().run_in_executor(None, holding.wait)
+        asyncio.get_running_loop().call_soon(let_through.set)  # runs only after the write below
         started = time.monotonic()
         try:
             with engine.begin() as conn:  # synchronously, on the loop's thread
@@ -98,8 +100,8 @@ def test_without_it_the_loops_write_waits_out_the_whole_busy_timeout(tmp_path: P
     assert outcome["committed"] == ["request"]
 
 
-def test_with_it_the_loops_write_is_refused_within_a_second_and_the_holder_commits(tmp_path: Path):
-    busy = 30.0
+def test_with_it_the_loops_write_is_refused_after_its_own_shorter_wait_and_the_holder_commits(tmp_path: Path):
+    busy = 20 * LOOP_BUSY_MS / 1000
     with fail_fast(on=True):
         outcome = _loop_write_beside_a_holder_that_needs_the_loop(_engine(tmp_path / "airflow.db", busy))
 
@@ -109,7 +111,7 @@ def test_with_it_the_loops_write_is_refused_within_a_second_and_the_holder_commi
 
 
 def test_with_it_a_write_off_the_loop_still_waits_for_the_lock_and_succeeds(tmp_path: Path):
-    engine = _engine(tmp_path / "airflow.db", 30.0)
+    engine = _engine(tmp_path / "airflow.db", 20 * LOOP_BUSY_MS / 1000)
     holding, release = threading.Event(), threading.Event()
 
     def holder() -> None:
@@ -123,7 +125,8 @@ def test_with_it_a_write_off_the_loop_still_waits_for_the_lock_and_succeeds(tmp_
         thread = threading.Thread(target=holder)
         thread.start()
         holding.wait(timeout=60)
-        threading.Timer(sqlite_event_loop.EVENT_LOOP_BUSY_MS / 1000 * 2, release.set).start()
+        # released later than the loop's wait would last: a write off the loop still gets through
+        threading.Timer(2 * LOOP_BUSY_MS / 1000, release.set).start()
         try:
             with engine.begin() as conn:  # no event loop on this thread
                 conn.execute(text("INSERT INTO log VALUES ('second')"))

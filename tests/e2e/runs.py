@@ -23,6 +23,20 @@ def successful_runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
     return answer["dag_runs"]
 
 
+def asset_events(stack: Stack, timeout: float = 120, **params: Any) -> list[dict[str, Any]]:
+    """``GET /assets/events`` with ``params``. The endpoint answers 500 while a run that one of the events
+    created is still queued (its start_date is NULL: apache/airflow#71360); it is asked again until it
+    answers, for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return stack.airflow.api("GET", "/assets/events", params=params)["asset_events"]
+        except RuntimeError as exc:
+            if "answered 500" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(2)
+
+
 def ensure_every_dag_ran_green(stack: Stack) -> None:
     """Run the demo (every DAG through the scheduler) unless each project DAG already has a green run
     (the session's own demo gave each one, unless it failed)."""

@@ -23,7 +23,7 @@ from datalake.events import queue_arn
 from datalake.inventory.layout import complete_drops
 from devstack.inventory_drops import write_config_drop
 from devstack.stack import INVENTORY_DAYS, Stack
-from tests.e2e.runs import ensure_every_dag_ran_green, wait_for
+from tests.e2e.runs import asset_events, ensure_every_dag_ran_green, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -80,16 +80,7 @@ def _partition_exists(stack: Stack, inv: Any, dt: str) -> bool:
 def _published(stack: Stack, inv: Any, dt: str) -> list[dict[str, Any]]:
     """The inventory Asset's events that carry ``dt``."""
     asset_id = _asset(stack, inventory_asset(inv).name)["id"]
-    try:
-        events = stack.airflow.api(
-            "GET", "/assets/events", params={"asset_id": asset_id, "limit": 100, "order_by": "-timestamp"}
-        )["asset_events"]
-    except RuntimeError as exc:
-        # apache/airflow#71360: the endpoint answers 500 while a run an event created is queued (its
-        # start_date is still NULL); the caller asks again
-        if "answered 500" not in str(exc):
-            raise
-        return []
+    events = asset_events(stack, asset_id=asset_id, limit=100, order_by="-timestamp")
     return [e for e in events if (e.get("extra") or {}).get("dt") == dt]
 
 

@@ -20,7 +20,7 @@ import requests
 from datalake.events import queue_arn
 from devstack.stack import Stack
 from tests.athena import run_sql
-from tests.e2e.runs import ensure_every_dag_ran_green, wait_for
+from tests.e2e.runs import asset_events, ensure_every_dag_ran_green, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -92,9 +92,7 @@ def test_a_deletion_pushed_by_strava_leaves_the_table_within_minutes_without_the
         what="the pushed run's end",
     )
     assert run["state"] == "success", run
-    events = stack.airflow.api(
-        "GET", "/assets/events", params={"source_dag_id": DAG_ID, "source_run_id": run["dag_run_id"]}
-    )["asset_events"]
+    events = asset_events(stack, source_dag_id=DAG_ID, source_run_id=run["dag_run_id"])
     assert [e["extra"] for e in events] == [{"days": [day]}]  # the day it rewrote, for the summaries
     queued = datetime.fromisoformat(run["queued_at"]) - pushed_at
     print(
