@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from datalake.assets import inventory_asset
+from datalake.assets import inventory_asset, strava_activities_asset
 from datalake.events import queue_arn
 from datalake.inventory.layout import complete_drops
 from devstack.inventory_drops import write_config_drop
@@ -54,6 +54,36 @@ def _settled(stack: Stack, inv: Any) -> bool:
     if any(int(answer["Attributes"][n]) for n in names):
         return False
     return not (_busy(stack, inv.dag_id) or _busy(stack, SUMMARIES))
+
+
+def _summaries_window(stack: Stack) -> list[dict[str, Any]]:
+    """The asset events the next asset-triggered summaries run would take along: Airflow gives it every
+    event on its assets since its previous asset-triggered run, also those that came while it was paused
+    (which queued no run), and the run reports the newest day among them."""
+    previous = stack.airflow.api(
+        "GET",
+        f"/dags/{SUMMARIES}/dagRuns",
+        params={"run_type": "asset_triggered", "order_by": "-run_after", "limit": 1},
+    )["dag_runs"]
+    since = {"timestamp_gt": previous[0]["run_after"]} if previous else {}
+    config = stack.config
+    names = [strava_activities_asset(config).name, *(inventory_asset(i).name for i in config.inventories)]
+    return [
+        event
+        for name in names
+        for event in asset_events(stack, asset_id=_asset(stack, name)["id"], limit=100, **since)
+    ]
+
+
+def _drain_summaries_window(stack: Stack, inv: Any) -> None:
+    """Let a summaries run take whatever events wait in its window (an event of the inventory's asset,
+    posted through the REST API, starts it), so that the run the test's drop starts takes that drop
+    alone, whichever tests ran on the stack before."""
+    if not _summaries_window(stack):
+        return
+    asset_id = _asset(stack, inventory_asset(inv).name)["id"]
+    stack.airflow.api("POST", "/assets/events", json={"asset_id": asset_id, "extra": {}})
+    wait_for(lambda: not _summaries_window(stack), timeout=600, every=2, what="the summaries' window taken")
 
 
 def _unclaimed_drop(stack: Stack, inv: Any) -> tuple[date, str]:
@@ -113,6 +143,8 @@ def test_a_drop_is_registered_and_summarised_through_its_queue_and_its_interval_
         for _ in range(2):  # twice, apart: a run that just ended may still be followed by a queued one
             wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="watcher active, queue drained")
             time.sleep(5)
+        _drain_summaries_window(stack, inv)
+        wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="the draining run finished")
 
         day, hour_minute = _unclaimed_drop(stack, inv)
         drop = write_config_drop(stack.aws_client("s3"), inv, day, hour_minute=hour_minute, n=200)
