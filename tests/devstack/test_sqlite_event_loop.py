@@ -12,35 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from devstack import sqlite_event_loop
+from tests.engine_listeners import engine_listener
 
 LOOP_BUSY_MS = 1000  # the loop's wait in these tests (the stack's is longer: EVENT_LOOP_BUSY_MS)
 
 
-@contextlib.contextmanager
-def fail_fast(on: bool) -> Iterator[None]:
-    """The process with the stack's event-loop lock waits on or off; as it was before afterwards."""
-    listener = sqlite_event_loop._busy_timeout_for_this_thread
-    had = event.contains(Engine, "before_cursor_execute", listener)
-    if had:
-        event.remove(Engine, "before_cursor_execute", listener)
-    if on:
-        sqlite_event_loop.fail_fast_on_event_loops(busy_ms=LOOP_BUSY_MS)
-    try:
-        yield
-    finally:
-        sqlite_event_loop.fail_fast_on_event_loops()  # the stack's own wait again, listening
-        if not had:
-            event.remove(Engine, "before_cursor_execute", listener)
+def fail_fast(on: bool) -> contextlib.AbstractContextManager[None]:
+    """The process with the stack's event-loop lock waits (of :data:`LOOP_BUSY_MS`) on or off."""
+    return engine_listener(
+        "before_cursor_execute",
+        sqlite_event_loop._busy_timeout_for_this_thread,
+        functools.partial(sqlite_event_loop.fail_fast_on_event_loops, busy_ms=LOOP_BUSY_MS),
+        on=on,
+    )
 
 
 def _engine(path: Path, busy_seconds: float) -> Engine:

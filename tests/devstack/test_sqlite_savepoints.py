@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,27 +22,16 @@ from sqlalchemy.exc import OperationalError
 
 from devstack import sqlite_savepoints
 from tests.dags import write_dag
+from tests.engine_listeners import engine_listener
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-@contextlib.contextmanager
-def savepoint_nesting(on: bool) -> Iterator[None]:
-    """The process with the stack's savepoint nesting on or off (off: as plain Airflow on SQLite is);
-    as it was before afterwards."""
-    listener = sqlite_savepoints._begin_before_savepoint
-    had = event.contains(Engine, "savepoint", listener)
-    if had:
-        event.remove(Engine, "savepoint", listener)
-    if on:
-        sqlite_savepoints.nest_savepoints()
-    try:
-        yield
-    finally:
-        if event.contains(Engine, "savepoint", listener):
-            event.remove(Engine, "savepoint", listener)
-        if had:
-            sqlite_savepoints.nest_savepoints()
+def savepoint_nesting(on: bool) -> contextlib.AbstractContextManager[None]:
+    """The process with the stack's savepoint nesting on or off (off: as plain Airflow on SQLite is)."""
+    return engine_listener(
+        "savepoint", sqlite_savepoints._begin_before_savepoint, sqlite_savepoints.nest_savepoints, on=on
+    )
 
 
 def _dag(dag_id: str):
