@@ -31,7 +31,7 @@ from typing import Any
 from datalake.config import DatalakeConfig, get_config
 from devstack.airflow import AirflowServer
 from devstack.credentials import ACCOUNT_ID, REGION, aws_connection, client, client_environment
-from devstack.processes import group_alive, python_module, spawn_until_ready, stop_group
+from devstack.processes import group_alive, python_module, spawn_until_ready, stop_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERT_QUEUE = "datalake-alerts"
@@ -138,8 +138,7 @@ class Stack:
             create_connections(airflow, self.config, aws_url, json.loads(self.strava_state_file.read_text()))
             self._write_endpoints(airflow)
         except BaseException:
-            for pgid in reversed(started):
-                stop_group(pgid)
+            stop_groups(started)
             self.state_file.unlink(missing_ok=True)
             self.state = None
             raise
@@ -148,8 +147,7 @@ class Stack:
     def down(self) -> None:
         state = self.state or self._read_state()
         if state is not None:
-            for pgid in state.pgids:
-                stop_group(pgid, grace=30)
+            stop_groups(state.pgids, grace=30)
         self.state_file.unlink(missing_ok=True)
         self.endpoints_file.unlink(missing_ok=True)
         self.state = None
