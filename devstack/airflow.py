@@ -250,6 +250,18 @@ class AirflowServer:
             raise RuntimeError(f"{method} {path} answered {answer.status_code}: {_reason(answer)}")
         return answer.json() if answer.content else None
 
+    def unpause(self, dag_id: str) -> None:
+        """Unpause ``dag_id`` and ask for its file to be parsed now: the watchers of the queues it is
+        scheduled on start with the first parse after the unpause, which would otherwise be the file's
+        next periodic one (``min_file_process_interval``, 30 s here)."""
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        token = self.api("GET", f"/dags/{dag_id}/details")["file_token"]
+        try:
+            self.api("PUT", f"/parseDagFile/{token}")
+        except RuntimeError as exc:
+            if "answered 409" not in str(exc):  # 409: a parse of that file is asked for already
+                raise
+
     def put_connection(self, conn_id: str, **fields: Any) -> None:
         """Create or replace a connection in the metadata DB (fields as the REST API names them)."""
         body = {"connection_id": conn_id, **fields}

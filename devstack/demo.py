@@ -51,8 +51,8 @@ CLOCK_SLACK = timedelta(seconds=1)
 # again by the Strava run's event, which names yesterday)
 HISTORY_BACK = 2
 ACTIVE = ("queued", "running")
-# no inventory run for this long: the runs its event queue starts (the triggerer polls it) have come
-SETTLE_SECONDS = 15
+# nothing of the inventories pending for this long (see summarise_days)
+SETTLE_SECONDS = 5
 
 
 @dataclass
@@ -106,7 +106,7 @@ def run_demo(stack: Stack, timeout: float = 900) -> Outcome:
     if summaries is not None:
         today = datetime.now(UTC).date()
         days = [(today - timedelta(days=HISTORY_BACK)).isoformat(), today.isoformat()]
-        run_ids[SUMMARIES_DAG] = summarise_days(airflow, run_ids, inventory_dags, days, deadline)
+        run_ids[SUMMARIES_DAG] = summarise_days(stack, run_ids, days, deadline)
     runs = wait_for_runs(airflow, dags, run_ids, started, max(0.0, deadline - time.monotonic()))
     outcome = judge(stack, runs, started)
     print_summary(stack, outcome)
@@ -130,39 +130,30 @@ def start_run(airflow: AirflowServer, dag: Any, *, history: bool = False) -> lis
             run_ids.append(run_id)
             hows.append(how)
         how = "; ".join(hows)
-    airflow.api("PATCH", f"/dags/{dag.dag_id}", json={"is_paused": False})
+    airflow.unpause(dag.dag_id)
     print(f"  {dag.dag_id}: unpaused, {how}", flush=True)
     return run_ids
 
 
 def summarise_days(
-    airflow: AirflowServer,
-    run_ids: dict[str, list[str]],
-    inventory_dags: set[str],
-    days: list[str],
-    deadline: float,
+    stack: Stack, run_ids: dict[str, list[str]], days: list[str], deadline: float
 ) -> list[str]:
-    """Once the runs of ``run_ids`` and every run of the inventory DAGs are done (none for
+    """Once the runs of ``run_ids`` are done and nothing of the inventories is pending (for
     :data:`SETTLE_SECONDS`), trigger ``daily_summaries`` (paused) for each of ``days`` and unpause it:
     they run in that order (one at a time, the first triggered first). Returns their ids."""
+    airflow = stack.airflow
     quiet_since = None
     while time.monotonic() < deadline:
         ours = [
             airflow.api("GET", f"/dags/{d}/dagRuns/{r}")["state"] for d, ids in run_ids.items() for r in ids
         ]
-        active = sum(
-            airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"state": list(ACTIVE), "limit": 1})[
-                "total_entries"
-            ]
-            for dag_id in inventory_dags
-        )
-        if not all(state in FINISHED for state in ours) or active:
+        if not all(state in FINISHED for state in ours) or inventory_pending(stack):
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= SETTLE_SECONDS:
             break
-        time.sleep(3)
+        time.sleep(2)
     ids = [
         airflow.api(
             "POST", f"/dags/{SUMMARIES_DAG}/dagRuns", json={"logical_date": None, "conf": {"day": day}}
@@ -175,6 +166,27 @@ def summarise_days(
         flush=True,
     )
     return ids
+
+
+def inventory_pending(stack: Stack) -> int:
+    """What of the inventories is still to run: messages in their event queues (the triggerer takes
+    them), asset events queued for their DAGs, and their queued or running runs. Zero for a few seconds
+    means the runs the queues start have come and gone: the triggerer turns a message it took into an
+    asset event within one poll of its own."""
+    airflow, sqs = stack.airflow, stack.aws_client("sqs")
+    pending = 0
+    for inv in stack.config.inventories:
+        pending += airflow.api(
+            "GET", f"/dags/{inv.dag_id}/dagRuns", params={"state": list(ACTIVE), "limit": 1}
+        )["total_entries"]
+        pending += queued_asset_events(airflow, inv.dag_id)
+        if inv.events_queue_url:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=inv.events_queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            pending += sum(int(n) for n in attributes.values())
+    return pending
 
 
 def run_latest_interval(airflow: AirflowServer, dag: Any, now: datetime) -> tuple[str, str]:

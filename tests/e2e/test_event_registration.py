@@ -137,8 +137,8 @@ def test_a_drop_is_registered_and_summarised_through_its_queue_and_its_interval_
     paused = {d: airflow.api("GET", f"/dags/{d}")["is_paused"] for d in (inv.dag_id, SUMMARIES)}
     try:
         for dag_id in paused:
-            airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        # the watcher comes with the next parse of the unpaused DAG; whatever waited on the queue (the
+            airflow.unpause(dag_id)
+        # the watcher comes with the parse the unpause asks for; whatever waited on the queue (the
         # stack's own drops, the s3:TestEvent) is registered and summarised first
         for _ in range(2):  # twice, apart: a run that just ended may still be followed by a queued one
             wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="watcher active, queue drained")
