@@ -6,6 +6,13 @@ import time
 from typing import Any
 
 FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
+# Seconds of work for the local Athena that a cancel stops within milliseconds: a cross join streams,
+# where one long sequence() is built whole before DuckDB looks for an interrupt (a cancel of that one
+# took 5-8 s of CPU to land).
+LONG_QUERY = (
+    "SELECT sum(a.x * b.y) FROM UNNEST(sequence(1, 40000)) AS a(x) "
+    "CROSS JOIN UNNEST(sequence(1, 40000)) AS b(y)"
+)
 
 
 def run_sql(

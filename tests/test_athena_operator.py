@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from datalake.athena import IdempotentAthenaOperator, request_token
-from tests.athena import run_sql
+from tests.athena import LONG_QUERY, run_sql
 
 
 @dataclass
@@ -130,8 +130,7 @@ def test_a_query_that_ends_without_an_athena_error_is_left_to_the_retries(aws):
     from airflow.providers.common.compat.sdk import AirflowException
     from airflow.sdk.exceptions import AirflowFailException
 
-    # some seconds on the stack: still running when its start is answered (after at most 0.5 s)
-    query = "SELECT count(*) FROM UNNEST(sequence(1, 20000000)) AS t(x)"
+    query = LONG_QUERY  # still running when its start is answered (after at most 0.5 s)
     athena = boto3.client("athena")
     for _ in range(3):  # stopped as soon as started; should it finish first all the same, another run
         ti = task_instance()

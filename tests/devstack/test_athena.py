@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.athena import LONG_QUERY
+
 INVENTORY_COLUMNS = """
     bucket string, key string, version_id string, is_latest boolean, is_delete_marker boolean,
     size bigint, last_modified_date bigint, e_tag string, storage_class string
@@ -606,7 +608,7 @@ def test_a_quick_query_has_finished_when_its_start_is_answered_and_a_long_one_st
     assert athena.client.get_query_execution(QueryExecutionId=quick)["QueryExecution"]["Status"]["State"] == (
         "SUCCEEDED"
     )
-    long = athena.start("SELECT count(*) FROM UNNEST(sequence(1, 20000000)) AS t(x)")
+    long = athena.start(LONG_QUERY)
     status = athena.client.get_query_execution(QueryExecutionId=long)["QueryExecution"]["Status"]
     assert status["State"] in ("QUEUED", "RUNNING"), status
     athena.client.stop_query_execution(QueryExecutionId=long)
