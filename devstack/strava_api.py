@@ -1132,6 +1132,9 @@ _ATHLETE = {
 def _handler_for(standin: StravaStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body leave in two writes; with Nagle's algorithm the body waits for the client's
+        # delayed ACK of the headers, 40 ms on Linux, on every answer of a kept-alive connection
+        disable_nagle_algorithm = True
         server_version = "strava-stand-in"
         sys_version = ""
 

@@ -88,6 +88,7 @@ class ApiProxy:
 def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as the Strava stand-in's (devstack/strava_api.py) and for its reason
 
         def do_GET(self) -> None:
             self._handle("GET")
