@@ -170,23 +170,28 @@ def summarise_days(
 
 def inventory_pending(stack: Stack) -> int:
     """What of the inventories is still to run: messages in their event queues (the triggerer takes
-    them), asset events queued for their DAGs, and their queued or running runs. Zero for a few seconds
+    them), and their DAGs' runs and queued asset events (:func:`dag_pending`). Zero for a few seconds
     means the runs the queues start have come and gone: the triggerer turns a message it took into an
     asset event within one poll of its own."""
-    airflow, sqs = stack.airflow, stack.aws_client("sqs")
-    pending = 0
-    for inv in stack.config.inventories:
-        pending += airflow.api(
-            "GET", f"/dags/{inv.dag_id}/dagRuns", params={"state": list(ACTIVE), "limit": 1}
-        )["total_entries"]
-        pending += queued_asset_events(airflow, inv.dag_id)
-        if inv.events_queue_url:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=inv.events_queue_url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            pending += sum(int(n) for n in attributes.values())
-    return pending
+    sqs = stack.aws_client("sqs")
+    return sum(
+        dag_pending(stack.airflow, inv.dag_id)
+        + (queue_pending(sqs, inv.events_queue_url) if inv.events_queue_url else 0)
+        for inv in stack.config.inventories
+    )
+
+
+def dag_pending(airflow: AirflowServer, dag_id: str) -> int:
+    """Runs of ``dag_id`` queued or running, and asset events waiting to start one (max_active_runs)."""
+    active = airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"state": list(ACTIVE), "limit": 1})
+    return active["total_entries"] + queued_asset_events(airflow, dag_id)
+
+
+def queue_pending(sqs: Any, queue_url: str) -> int:
+    """Messages in the SQS queue, received or not."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
 
 
 def run_latest_interval(airflow: AirflowServer, dag: Any, now: datetime) -> tuple[str, str]:

@@ -21,6 +21,7 @@ import pytest
 from datalake.assets import inventory_asset, strava_activities_asset
 from datalake.events import queue_arn
 from datalake.inventory.layout import complete_drops
+from devstack.demo import dag_pending, queue_pending
 from devstack.inventory_drops import write_config_drop
 from devstack.stack import INVENTORY_DAYS, Stack
 from tests.e2e.runs import asset_events, ensure_every_dag_ran_green, wait_for
@@ -36,24 +37,13 @@ def _asset(stack: Stack, name: str) -> dict[str, Any]:
     return next(a for a in assets if a["name"] == name)
 
 
-def _busy(stack: Stack, dag_id: str) -> bool:
-    """A run of ``dag_id`` queued or running, or asset events waiting to start one (max_active_runs)."""
-    for state in ("queued", "running"):
-        runs = stack.airflow.api("GET", f"/dags/{dag_id}/dagRuns", params={"state": state, "limit": 1})
-        if runs["total_entries"]:
-            return True
-    return bool(stack.airflow.api("GET", f"/dags/{dag_id}/assets/queuedEvents")["total_entries"])
-
-
 def _settled(stack: Stack, inv: Any) -> bool:
     """The watcher is registered, the queue is drained and neither DAG has a run in flight or waiting."""
     if not _asset(stack, queue_arn(inv.events_queue_url))["watchers"]:
         return False
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    answer = stack.aws_client("sqs").get_queue_attributes(QueueUrl=inv.events_queue_url, AttributeNames=names)
-    if any(int(answer["Attributes"][n]) for n in names):
+    if queue_pending(stack.aws_client("sqs"), inv.events_queue_url):
         return False
-    return not (_busy(stack, inv.dag_id) or _busy(stack, SUMMARIES))
+    return not (dag_pending(stack.airflow, inv.dag_id) or dag_pending(stack.airflow, SUMMARIES))
 
 
 def _summaries_window(stack: Stack) -> list[dict[str, Any]]:
