@@ -25,6 +25,8 @@ RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \
 # Airflow's local settings ($AIRFLOW_HOME/config is on every Airflow process's path): they pre-import
 # what the dag-processor's parsers need (datalake.parsing).
 COPY --chown=airflow:root config/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
+# The Amazon provider's hooks share one botocore loader per process (datalake.aws_sessions).
+ENV AIRFLOW__AWS__SESSION_FACTORY=datalake.aws_sessions.SessionFactory
 
 FROM runtime AS devstack
 RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \

@@ -84,6 +84,8 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
             "AIRFLOW__TRIGGERER__CAPACITY": "50",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # the provider's hooks share one botocore loader per process, as in the production image
+            "AIRFLOW__AWS__SESSION_FACTORY": "datalake.aws_sessions.SessionFactory",
             # the scheduler's and triggerer's log servers: free ports, so two stacks can run side by side
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),

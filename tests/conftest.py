@@ -30,6 +30,8 @@ os.environ.update(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
         "AWS_EC2_METADATA_DISABLED": "true",
+        # as the production image and the stack configure the provider (datalake.aws_sessions)
+        "AIRFLOW__AWS__SESSION_FACTORY": "datalake.aws_sessions.SessionFactory",
     }
 )
 

@@ -29,7 +29,9 @@ def test_connections_variables_and_aws_endpoints_of_the_callers_environment_do_n
     assert env["AIRFLOW_HOME"] == str(tmp_path)
 
 
-def test_the_stacks_airflow_imports_the_projects_local_settings_and_its_sqlite_listeners(tmp_path: Path):
+def test_the_stacks_airflow_imports_the_projects_local_settings_its_sqlite_listeners_and_session_factory(
+    tmp_path: Path,
+):
     env = airflow_environment(tmp_path, 8080, client_environment("http://127.0.0.1:5000"))
     probe = (
         "import sys, airflow_local_settings\n"
@@ -42,9 +44,11 @@ def test_the_stacks_airflow_imports_the_projects_local_settings_and_its_sqlite_l
         "print(event.contains(Engine, 'savepoint', _begin_before_savepoint))\n"
         "print(event.contains(Engine, 'before_cursor_execute', _busy_timeout_for_this_thread))\n"
         "print(all(m in sys.modules for m in PRE_IMPORTS))\n"
+        "from airflow.providers.amazon.aws.hooks import base_aws\n"
+        "print(base_aws.SessionFactory.__module__)\n"
     )
     found = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     # the last lines: Airflow may log to stdout while it imports
-    assert found.stdout.split()[-4:] == ["datalake.parsing", "True", "True", "True"]
+    assert found.stdout.split()[-5:] == ["datalake.parsing", "True", "True", "True", "datalake.aws_sessions"]
