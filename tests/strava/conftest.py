@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -68,9 +67,10 @@ class ApiServer:
 
 
 @pytest.fixture(scope="session")
-def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """``airflow api-server`` on a free port, in its own process group, on the tests' metadata DB, with
-    two users: "admin", and "viewer", who may read connections but not edit them."""
+def airflow_api(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """``airflow api-server`` on a free port, in its own process group, on the tests' metadata DB (made
+    in this process: ``airflow_db``), with two users: "admin", and "viewer", who may read connections but
+    not edit them."""
     home = Path(os.environ["AIRFLOW_HOME"])
     airflow = str(Path(sys.executable).with_name("airflow"))
     port = free_port()
@@ -88,8 +88,6 @@ def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
         }
     )
     started = time.monotonic()
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
-    print(f"airflow db migrate: {time.monotonic() - started:.0f}s")
     log_path = tmp_path_factory.mktemp("api-server") / "api-server.log"
     proc = spawn(
         [airflow, "api-server", "--port", str(port), "--host", "127.0.0.1"], log_path=log_path, env=env

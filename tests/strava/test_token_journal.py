@@ -88,8 +88,9 @@ def test_a_token_task_killed_right_after_stravas_answer_loses_nothing(
     api_proxy.release()
     assert BaseHook.get_connection(conn_id).extra_dejson["refresh_token"] == first  # the write never landed
 
+    # the token task's next try (the rest of the run does not touch the connection)
     next_try = subprocess.run(
-        [AIRFLOW, "dags", "test", "strava_activities", logical],
+        [AIRFLOW, "tasks", "test", "strava_activities", "refresh_token", logical],
         env=dag_run_env(local_aws, tmp_path / "logs-next"),
         capture_output=True,
         text=True,
