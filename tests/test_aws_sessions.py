@@ -72,7 +72,12 @@ def test_the_shared_loader_keeps_each_search_path_once_however_many_sessions_use
 def test_credentials_stay_each_connections_own(local_aws):
     def connection(key: str) -> str:
         return json.dumps(
-            {"conn_type": "aws", "login": key, "password": "secret", "extra": {"endpoint_url": local_aws}}
+            {
+                "conn_type": "aws",
+                "login": key,
+                "password": uuid.uuid4().hex,
+                "extra": {"endpoint_url": local_aws},
+            }
         )
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

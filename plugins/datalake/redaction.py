@@ -28,10 +28,13 @@ ERROR_LIMIT = 1500
 _SECRET_PATTERNS = (
     # Authorization headers and bearer tokens
     (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 ***"),
-    # key=value / "key": "value" pairs whose key names a credential
+    # key=value / "key": "value" pairs whose key names a credential. The masker goes first, and a
+    # registered value can be part of a key's name ("secret" of client_secret): a key with "***" in it
+    # is taken for a credential's too
     (
-        r"(?i)([\"']?\b[\w-]*(?:token|secret|password|passwd|api[_-]?key|credential|authorization)"
-        r"[\w-]*(?<!Error)(?<!Exception)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)",
+        r"(?i)([\"']?(?<![\w*-])(?:[\w-]|\*\*\*)*"
+        r"(?:token|secret|password|passwd|api[_-]?key|credential|authorization|\*\*\*)"
+        r"(?:[\w-]|\*\*\*)*(?<!Error)(?<!Exception)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)",
         r"\1***",
     ),
     # credentials inside URLs: scheme://user:password@host

@@ -247,6 +247,35 @@ def test_an_error_line_never_carries_a_credential(text, secret):
     assert "***" in line
 
 
+@pytest.fixture
+def fresh_masker():
+    """Airflow's secrets masker (both halves) without what the process registered before, and without
+    what the test registers afterwards."""
+    from airflow._shared.secrets_masker import reset_secrets_masker
+    from airflow.sdk._shared.secrets_masker import reset_secrets_masker as reset_task_sdk_masker
+
+    reset_secrets_masker()
+    reset_task_sdk_masker()
+    yield
+    reset_secrets_masker()
+    reset_task_sdk_masker()
+
+
+@pytest.mark.parametrize("registered", ["secret", "client", "_secret", "token", "refresh"])
+def test_a_registered_value_inside_a_keys_name_does_not_let_the_keys_value_through(fresh_masker, registered):
+    from datalake.alerts import one_line
+    from datalake.redaction import mask
+
+    mask(registered, what="a value a connection holds")
+    for text, secret in [
+        ("client_secret: 's3cr3t-value'", "s3cr3t-value"),
+        ("refresh_token=Zm9vYmFyYmF6cXV4MTIz&grant_type=refresh_token", "Zm9vYmFyYmF6cXV4MTIz"),
+    ]:
+        line = one_line(RuntimeError(text))
+        assert secret not in line, line
+        assert registered not in line.replace("RuntimeError", ""), line
+
+
 def test_an_error_line_keeps_what_a_person_needs():
     from datalake.alerts import one_line
 
