@@ -23,8 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench._figures import report, spread
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 TARGET_RATIO = 1 / 3
 FACTORIES = {"provider": "", "package": "datalake.aws_sessions.SessionFactory"}
 
@@ -79,17 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             found[name].append(one_run(factory, args.clients))
     result: dict[str, object] = {"clients_per_run": args.clients, "runs": args.runs}
     for name, values in found.items():
-        result[name] = {
-            "median_ms": round(statistics.median(values), 1),
-            "min_ms": round(min(values), 1),
-            "max_ms": round(max(values), 1),
-        }
+        result[name] = spread(values, digits=1)
     ratio = statistics.median(found["package"]) / statistics.median(found["provider"])
     result |= {"ratio": round(ratio, 3), "target_ratio": round(TARGET_RATIO, 3), "met": ratio <= TARGET_RATIO}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "aws_clients.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0 if result["met"] else 1
+    return report("aws_clients", result)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ until the client's delayed ACK of the headers (40 ms on Linux). Writes bench/res
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,13 +25,12 @@ from typing import Any
 
 import requests
 
+from bench._figures import report, spread
 from datalake.strava.tokens import exchange_refresh_token
 from devstack.credentials import client
 from devstack.processes import python_module, spawn_until_ready, stop_group
 from devstack.strava_api import StravaStandIn, seed_activities
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 TARGET_MS = 5.0
 BUCKET = "bench-request-latency"
 
@@ -48,14 +46,6 @@ def medians(call: Callable[[], Any], requests_per_run: int, runs: int) -> list[f
             times.append((time.perf_counter() - started) * 1000)
         found.append(statistics.median(times))
     return found
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(values), 2),
-        "min_ms": round(min(values), 2),
-        "max_ms": round(max(values), 2),
-    }
 
 
 def strava_page(standin: StravaStandIn) -> Callable[[], Any]:
@@ -97,15 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "requests_per_run": args.requests,
         "runs": args.runs,
-        "strava_stand_in_page": summary(strava),
-        "local_aws_head_object": summary(aws),
+        "strava_stand_in_page": spread(strava),
+        "local_aws_head_object": spread(aws),
         "target_ms": TARGET_MS,
     }
     result["met"] = result["strava_stand_in_page"]["median_ms"] < TARGET_MS
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "request_latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0 if result["met"] else 1
+    return report("request_latency", result)
 
 
 if __name__ == "__main__":
