@@ -24,10 +24,11 @@ import sys
 from pathlib import Path
 
 from bench._figures import report, spread
+from datalake.aws_sessions import SESSION_FACTORY
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1 / 3
-FACTORIES = {"provider": "", "package": "datalake.aws_sessions.SessionFactory"}
+FACTORIES = {"provider": "", "package": SESSION_FACTORY}
 
 PROBE = """
 import json, statistics, sys, time

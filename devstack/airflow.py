@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from datalake.aws_sessions import SESSION_FACTORY
 from devstack.processes import free_port, spawn, stop_group
 from devstack.restarting import shim_source
 
@@ -85,7 +86,7 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "AIRFLOW__TRIGGERER__CAPACITY": "50",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # the provider's hooks share one botocore loader per process, as in the production image
-            "AIRFLOW__AWS__SESSION_FACTORY": "datalake.aws_sessions.SessionFactory",
+            "AIRFLOW__AWS__SESSION_FACTORY": SESSION_FACTORY,
             # the scheduler's and triggerer's log servers: free ports, so two stacks can run side by side
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),

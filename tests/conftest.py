@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from datalake.aws_sessions import SESSION_FACTORY  # boto3 only: Airflow is not imported yet
+
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="datalake-test-airflow-")
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
@@ -31,7 +33,7 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
         "AWS_EC2_METADATA_DISABLED": "true",
         # as the production image and the stack configure the provider (datalake.aws_sessions)
-        "AIRFLOW__AWS__SESSION_FACTORY": "datalake.aws_sessions.SessionFactory",
+        "AIRFLOW__AWS__SESSION_FACTORY": SESSION_FACTORY,
     }
 )
 

@@ -381,11 +381,10 @@ def test_the_production_image_carries_the_airflow_local_settings_that_pre_import
 
 
 def test_the_production_image_configures_the_providers_session_factory(stages):
-    from datalake.aws_sessions import SessionFactory
+    from datalake.aws_sessions import SESSION_FACTORY
 
     envs = [shlex.split(args) for keyword, args in _image(stages) if keyword == "ENV"]
-    name = f"{SessionFactory.__module__}.{SessionFactory.__qualname__}"
-    assert ["AIRFLOW__AWS__SESSION_FACTORY=" + name] in envs
+    assert ["AIRFLOW__AWS__SESSION_FACTORY=" + SESSION_FACTORY] in envs
 
 
 def test_the_strava_stand_in_pushes_events_to_the_configured_queue_on_the_local_aws(compose):

@@ -27,6 +27,9 @@ import boto3
 import botocore.loaders
 import botocore.session
 
+# the value of ``[aws] session_factory`` that selects this module's factory
+SESSION_FACTORY = f"{__name__}.SessionFactory"
+
 
 class _SearchPaths(list):
     """A loader's search paths, each once: boto3 adds its own data path to the loader of every

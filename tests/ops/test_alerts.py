@@ -18,6 +18,7 @@ import pytest
 
 from devstack.strava_api import StravaStandIn, seed_activities
 from tests.dags import parsed_dag, run_dag
+from tests.masking import fresh_masker
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -248,21 +249,15 @@ def test_an_error_line_never_carries_a_credential(text, secret):
 
 
 @pytest.fixture
-def fresh_masker():
-    """Airflow's secrets masker (both halves) without what the process registered before, and without
-    what the test registers afterwards."""
-    from airflow._shared.secrets_masker import reset_secrets_masker
-    from airflow.sdk._shared.secrets_masker import reset_secrets_masker as reset_task_sdk_masker
-
-    reset_secrets_masker()
-    reset_task_sdk_masker()
+def own_masker():
+    """A fresh secrets masker for the test, and another after it: what it registers stays with it."""
+    fresh_masker()
     yield
-    reset_secrets_masker()
-    reset_task_sdk_masker()
+    fresh_masker()
 
 
 @pytest.mark.parametrize("registered", ["secret", "client", "_secret", "token", "refresh"])
-def test_a_registered_value_inside_a_keys_name_does_not_let_the_keys_value_through(fresh_masker, registered):
+def test_a_registered_value_inside_a_keys_name_does_not_let_the_keys_value_through(own_masker, registered):
     from datalake.alerts import one_line
     from datalake.redaction import mask
 

@@ -39,6 +39,7 @@ from datalake.strava.store import SecretsManagerStore
 from datalake.strava.window import midnight, run_window
 from devstack.strava_api import StravaStandIn
 from tests.clock import FakeClock
+from tests.masking import fresh_masker
 from tests.strava.conftest import END, list_objects, seeded, strava_conn_uri_env
 
 DAY = timedelta(days=1)
@@ -100,11 +101,7 @@ def start_a_task() -> None:
     """What Airflow's task supervisor does before each task: a secrets masker without the secrets of
     the tasks before (it compiles one regex of every secret it holds each time it is given a new one:
     kept over every run of every example, that cost grows with their square)."""
-    from airflow._shared.secrets_masker import reset_secrets_masker
-    from airflow.sdk._shared.secrets_masker import reset_secrets_masker as reset_task_sdk_masker
-
-    reset_secrets_masker()
-    reset_task_sdk_masker()
+    fresh_masker()
 
 
 def apply(strava: StravaStandIn, change: tuple[Any, ...], own_day: date) -> None:
