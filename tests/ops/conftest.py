@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from tests.environment import environment
+from tests.queues import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -68,23 +68,10 @@ class AlertInbox:
     sqs: Any
     queue_url: str
 
-    def messages(self, *, settle: float = 3.0, limit: float = 30.0) -> list[dict[str, str]]:
-        """Every alert delivered so far (``Subject``, ``Message``), once ``settle`` seconds bring no more."""
-        found: list[dict[str, str]] = []
-        deadline = time.monotonic() + limit
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline and time.monotonic() - quiet_since < settle:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            )
-            batch = answer.get("Messages", [])
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                found.append({"Subject": envelope.get("Subject") or "", "Message": envelope["Message"]})
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if batch:
-                quiet_since = time.monotonic()
-        return found
+    def messages(self) -> list[dict[str, str]]:
+        """Every alert delivered so far (``Subject``, ``Message``), taken off the queue."""
+        envelopes = [json.loads(message["Body"]) for message in drain(self.sqs, self.queue_url)]
+        return [{"Subject": e.get("Subject") or "", "Message": e["Message"]} for e in envelopes]
 
 
 @pytest.fixture

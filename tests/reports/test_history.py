@@ -22,6 +22,7 @@ from datalake.reports.queries import inventory_values, render_query
 from datalake.reports.render import render_report
 from datalake.reports.store import ReportStore
 from datalake.reports.tasks import alert_anomalies
+from tests.queues import drain
 
 from . import expected
 from .conftest import SIMULATED_DAYS, simulated_rows, summarise
@@ -242,13 +243,7 @@ def alert_queue(local_aws, simulated_config) -> Any:
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
 
     def received() -> list[dict[str, Any]]:
-        messages = []
-        for _ in range(3):
-            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for message in answer.get("Messages", []):
-                messages.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
+        return [json.loads(message["Body"]) for message in drain(sqs, url)]
 
     yield received
     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])

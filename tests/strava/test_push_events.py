@@ -28,6 +28,7 @@ from devstack.strava_api import StravaStandIn, webhook_handler
 from tests.athena import run_sql
 from tests.environment import environment
 from tests.events import triggering_events
+from tests.queues import drain
 from tests.strava.conftest import END, create_lake_buckets, list_objects, seeded, strava_conn_uri_env
 
 VERIFY = "verify-token-of-this-test"
@@ -72,9 +73,7 @@ def pushing(local_aws: str) -> Iterator[tuple[StravaStandIn, Any]]:
     sqs = boto3.client("sqs", endpoint_url=local_aws, region_name="us-east-1")
     queue_url = config.strava.events_queue_url
     sqs.create_queue(QueueName=queue_url.rsplit("/", 1)[1])
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        for message in messages:  # what an earlier test left (PurgeQueue allows one call a minute)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    drain(sqs, queue_url)  # what an earlier test left (PurgeQueue allows one call a minute)
     handler = webhook_handler()
     with StravaStandIn(seeded()) as standin:
         standin.subscribe(partial(handler.handle, sqs=sqs, queue_url=queue_url, verify_token=VERIFY), VERIFY)
@@ -98,14 +97,7 @@ def received_events(sqs: Any, queue_url: str, expected: int) -> Any:
     """``triggering_asset_events`` of the run the queue's messages start, as the watcher hands them over
     (the messages deleted as the watcher deletes them)."""
 
-    messages: list[dict[str, Any]] = []
-    for _ in range(20):
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in answer.get("Messages", []):
-            messages.append(message)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        if len(messages) >= expected:
-            break
+    messages = drain(sqs, queue_url)
     assert len(messages) == expected, [m["Body"] for m in messages]
     return triggering_events(queue_asset(queue_url), [{"message_batch": messages}])
 
@@ -269,15 +261,7 @@ def alert_inbox(local_aws: str) -> Iterator[Any]:
     subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
 
     def messages() -> list[str]:
-        found = []
-        for _ in range(10):
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []
-            )
-            found += [json.loads(m["Body"])["Message"] for m in batch]
-            if found and not batch:
-                break
-        return found
+        return [json.loads(message["Body"])["Message"] for message in drain(sqs, url)]
 
     try:
         yield messages

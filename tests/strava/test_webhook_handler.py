@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from devstack.strava_api import webhook_handler
+from tests.queues import drain
 
 handler = webhook_handler()
 VERIFY = "a-verify-token-for-tests"
@@ -31,8 +32,7 @@ def queue(local_aws: str) -> tuple[Any, str]:
 
 
 def received(sqs: Any, url: str) -> list[dict[str, Any]]:
-    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    return [json.loads(message["Body"]) for message in drain(sqs, url)]
 
 
 def get(query: dict[str, str]) -> dict[str, Any]:
