@@ -16,22 +16,12 @@ import requests
 
 from devstack.demo import project_dag_ids
 from devstack.stack import Stack
+from tests import browser as browser_session
 from tests.e2e.runs import ensure_every_dag_ran_green, successful_runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-WAIT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -40,33 +30,31 @@ def green_stack(stack: Stack) -> Stack:
     return stack
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with browser_session.chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def signed_in(green_stack: Stack, chromium: Any) -> dict[str, Any]:
+    """The cookies and storage of the stack's admin, signed in through the login form once."""
+    airflow = green_stack.airflow
+    return browser_session.signed_in_state(chromium, airflow.api_url, airflow.username, airflow.password)
+
+
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    """A fresh headless chromium profile (its own ``--user-data-dir``), closed whatever happens."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        context.set_default_timeout(WAIT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
+def browser(chromium: Any, signed_in: dict[str, Any]) -> Iterator[Any]:
+    """A browser of the signed-in admin."""
+    with browser_session.context(chromium, storage_state=signed_in) as context:
+        yield context
 
 
-def log_in(page: Any, stack: Stack) -> None:
-    airflow = stack.airflow
-    page.goto(f"{airflow.api_url}/", wait_until="domcontentloaded")
-    page.get_by_label("Username").fill(airflow.username)
-    page.get_by_label("Password").fill(airflow.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
+@pytest.fixture
+def visitor(chromium: Any) -> Iterator[Any]:
+    """A browser that never signed in."""
+    with browser_session.context(chromium) as context:
+        yield context
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -78,7 +66,6 @@ def screenshot(page: Any, name: str) -> Path:
 
 def test_the_dag_list_shows_every_project_dag_after_logging_in(green_stack, browser):
     page = browser.new_page()
-    log_in(page, green_stack)
 
     page.goto(f"{green_stack.airflow.api_url}/dags", wait_until="domcontentloaded")
     for dag_id in sorted(project_dag_ids()):
@@ -97,7 +84,6 @@ def test_a_dags_grid_shows_every_task_of_its_successful_run(green_stack, browser
     run_id = successful_runs(green_stack, dag_id)[0]["dag_run_id"]  # the newest
     tasks = [t["task_id"] for t in green_stack.airflow.api("GET", f"/dags/{dag_id}/tasks")["tasks"]]
     page = browser.new_page()
-    log_in(page, green_stack)
 
     page.goto(f"{green_stack.airflow.api_url}/dags/{dag_id}/runs/{run_id}", wait_until="domcontentloaded")
     for task_id in tasks:  # one cell per task in the run's column of the grid
@@ -126,7 +112,6 @@ def test_the_reports_page_shows_the_days_report_with_its_charts(green_stack, bro
     ).json()["days"]
     assert days, "the demo's daily_summaries run wrote no report"
     page = browser.new_page()
-    log_in(page, green_stack)
 
     page.goto(f"{green_stack.airflow.api_url}/reports/", wait_until="domcontentloaded")
     page.get_by_role("link", name=days[0]).click()
@@ -138,8 +123,8 @@ def test_the_reports_page_shows_the_days_report_with_its_charts(green_stack, bro
     assert days[0] in page.inner_text("body")
 
 
-def test_the_reports_page_is_refused_without_a_login(green_stack, browser):
-    page = browser.new_page()
+def test_the_reports_page_is_refused_without_a_login(green_stack, visitor):
+    page = visitor.new_page()
 
     answer = page.goto(f"{green_stack.airflow.api_url}/reports/", wait_until="domcontentloaded")
 

@@ -29,11 +29,10 @@ from datalake.config import CONFIG_ENV_VAR, load_config
 from datalake.reports.render import render_report
 from datalake.reports.store import ReportStore
 from devstack.processes import free_port, spawn, stop_group
+from tests import browser as browser_session
 from tests.environment import environment
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 BUCKET = "reports-web-test"
 DAY, HOSTILE_DAY = "2026-11-20", "2026-11-21"
 # What a person who can write the reports prefix could put there: script in every shape a page allows.
@@ -202,31 +201,21 @@ def test_every_answer_carries_the_strict_content_security_policy(server, path, u
 # -- in a browser -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    with browser_session.chromium() as chromium:
+        yield chromium
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+
+@pytest.fixture(scope="module")
+def reader(server: ReportsServer, browser: Any) -> dict[str, Any]:
+    """The cookies and storage of ``reader``, signed in through the UI's login form once."""
+    return browser_session.signed_in_state(browser, server.url, "reader", server.passwords["reader"])
 
 
 @pytest.fixture
-def signed_in(server, browser) -> Iterator[Any]:
-    """A page of a fresh browser context in which ``reader`` signed in through the UI's login form."""
-    context = browser.new_context()
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{server.url}/", wait_until="domcontentloaded")
-        page.get_by_label("Username").fill("reader")
-        page.get_by_label("Password").fill(server.passwords["reader"])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda url: "/auth/login" not in url)
-        yield page
-    finally:
-        context.close()
+def signed_in(browser: Any, reader: dict[str, Any]) -> Iterator[Any]:
+    """A page of a fresh browser context of the signed-in ``reader``."""
+    with browser_session.context(browser, storage_state=reader) as context:
+        yield context.new_page()
 
 
 def test_the_airflow_ui_still_shows_the_reports_page_in_its_iframe(server, signed_in):
