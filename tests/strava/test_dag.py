@@ -10,6 +10,8 @@ import itertools
 import json
 import re
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +23,8 @@ import pytest
 from datalake.config import get_config
 from datalake.strava import tasks as strava_tasks
 from datalake.strava.layout import CURATED_PREFIX, RAW_PREFIX
+from devstack.strava_api import StravaStandIn
+from tests.environment import environment
 from tests.strava.conftest import (
     AIRFLOW,
     END,
@@ -30,6 +34,7 @@ from tests.strava.conftest import (
     dag_run_env,
     list_objects,
     put_strava_connections,
+    seeded,
     texts_under,
 )
 
@@ -167,48 +172,85 @@ def test_the_worst_case_of_the_token_task_fits_well_inside_its_time_limit(dag) -
     assert worst <= 0.7 * limit, (worst, limit)
 
 
-@pytest.mark.e2e
-def test_no_token_value_reaches_any_log_of_a_real_run(
-    airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = get_config()
-    s3 = strava_run_setup(airflow_api, strava, local_aws)
-    first_refresh_token = strava.refresh_token
-    logical = END - timedelta(days=2) + timedelta(hours=4)  # the interval ending then; its own day: 11-17
-    output = dags_test(logical, dag_run_env(local_aws, tmp_path / "logs"))
-    logs = [output, *texts_under(tmp_path / "logs")]
-    assert "success" in output.lower()
+@dataclass
+class FirstRun:
+    """The module's first real run of the DAG (an empty lake), and what it left, read right after it."""
 
-    # the token task refreshed, rotated and persisted
-    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    strava: Any  # the stand-in, which the later test changes before its second run
+    env: dict[str, str]  # the environment of ``airflow dags test``
+    logical: datetime
+    logs: list[str]  # its output and every task log
+    first_refresh_token: str
+    issued_refresh_token: str  # the stand-in's after the run: the one it rotated to
+    stored: dict[str, Any]  # the Strava connection's extra in the metadata DB after the run
+    rate_limits: Any  # the Variable the extraction recorded, as the REST API answers it
+    usage: dict[str, int]  # the stand-in's request counters after the run
+    days: dict[str, list[dict[str, Any]]]  # window_activities() of the run
+    keys: list[str]  # the curated objects in the lake
+    counted: list[list[str | None]]  # per day: rows and distinct ids, counted by Athena
+
+
+@pytest.fixture(scope="module")
+def first_run(
+    airflow_api: ApiServer, local_aws: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FirstRun]:
+    """One ``airflow dags test`` for the interval ending on END - 1 day (its own day: 11-18), on a lake
+    without Strava objects; both tests of a real run start from it."""
     from airflow.sdk.bases.hook import BaseHook
 
-    stored = BaseHook.get_connection(config.strava.conn_id).extra_dejson
-    assert stored["refresh_token"] == strava.refresh_token != first_refresh_token
-    secrets = [first_refresh_token, stored["refresh_token"], stored["access_token"], strava.client_secret]
-    for text in logs:
-        for secret in secrets:
+    config = get_config()
+    log_folder = tmp_path_factory.mktemp("strava-run-logs")
+    with StravaStandIn(seeded()) as strava:
+        s3 = strava_run_setup(airflow_api, strava, local_aws)
+        first_refresh_token = strava.refresh_token
+        env = dag_run_env(local_aws, log_folder)
+        logical = END - timedelta(days=1) + timedelta(hours=4)
+        output = dags_test(logical, env)
+        with environment(_AIRFLOW_PROCESS_CONTEXT="server"):
+            stored = BaseHook.get_connection(config.strava.conn_id).extra_dejson
+        table_name = f"{config.strava.database}.{config.strava.table}"
+        yield FirstRun(
+            strava=strava,
+            env=env,
+            logical=logical,
+            logs=[output, *texts_under(log_folder)],
+            first_refresh_token=first_refresh_token,
+            issued_refresh_token=strava.refresh_token,
+            stored=stored,
+            rate_limits=airflow_api.call("GET", "/variables/datalake_strava_rate_limits"),
+            usage=dict(strava.state()["usage"]),
+            days=window_activities(strava, logical),
+            keys=list_objects(s3, config.lake.bucket, CURATED_PREFIX),
+            counted=athena_rows(
+                f"SELECT dt, count(*), count(DISTINCT id) FROM {table_name} "  # noqa: S608
+                "GROUP BY dt ORDER BY dt"
+            ),
+        )
+
+
+@pytest.mark.e2e
+def test_no_token_value_reaches_any_log_of_a_real_run(first_run: FirstRun) -> None:
+    run, strava = first_run, first_run.strava
+    assert "success" in run.logs[0].lower()
+
+    # the token task refreshed, rotated and persisted
+    assert run.stored["refresh_token"] == run.issued_refresh_token != run.first_refresh_token
+    secrets = [run.first_refresh_token, run.stored["refresh_token"], run.stored["access_token"]]
+    for text in run.logs:
+        for secret in [*secrets, strava.client_secret]:
             assert secret not in text
 
     # the extraction recorded the rate-limit usage it saw, for the next run's first request
-    answer = airflow_api.call("GET", "/variables/datalake_strava_rate_limits")
-    assert answer.status_code == 200, answer.text
-    recorded = json.loads(answer.json()["value"])
-    usage = strava.state()["usage"]
-    seen = (usage["read_15min"], usage["read_daily"])
+    assert run.rate_limits.status_code == 200, run.rate_limits.text
+    recorded = json.loads(run.rate_limits.json()["value"])
+    seen = (run.usage["read_15min"], run.usage["read_daily"])
     assert (recorded["usage_15"], recorded["usage_day"]) == seen > (0, 0)
     assert (recorded["limit_15"], recorded["limit_day"]) == tuple(strava.read_limit)
 
     # the window landed: one snapshot per day with activities, each read by Athena through its partition
-    days = window_activities(strava, logical)
-    keys = list_objects(s3, config.lake.bucket, CURATED_PREFIX)
-    assert sorted(keys) == sorted(f"{CURATED_PREFIX}/dt={day}/activities.parquet" for day in days)
-    table_name = f"{config.strava.database}.{config.strava.table}"
-    counted = athena_rows(
-        f"SELECT dt, count(*), count(DISTINCT id) FROM {table_name} GROUP BY dt ORDER BY dt"  # noqa: S608
-    )
-    assert counted == [[day, str(len(found)), str(len(found))] for day, found in sorted(days.items())]
-    assert sum(len(found) for found in days.values()) > 0
+    assert sorted(run.keys) == sorted(f"{CURATED_PREFIX}/dt={day}/activities.parquet" for day in run.days)
+    assert run.counted == [[day, str(len(found)), str(len(found))] for day, found in sorted(run.days.items())]
+    assert sum(len(found) for found in run.days.values()) > 0
 
 
 def window_activities(strava, interval_end: datetime) -> dict[str, list[dict]]:
@@ -260,16 +302,12 @@ def empty_strava_lake(s3, bucket: str) -> None:
 
 @pytest.mark.e2e
 def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summaries_after_the_next_run(
-    airflow_api: ApiServer, strava, local_aws: str, tmp_path: Path
+    first_run: FirstRun, airflow_api: ApiServer
 ) -> None:
     from datalake.reports.plan import changed_days
 
     config = get_config()
-    strava_run_setup(airflow_api, strava, local_aws)
-    env = dag_run_env(local_aws, tmp_path / "logs")
-    first = END - timedelta(days=1) + timedelta(hours=4)  # the interval ending then: its own day is 11-18
-    dags_test(first, env)
-    before = window_activities(strava, first)
+    strava, first, before = first_run.strava, first_run.logical, first_run.days
     assert len(before) >= 3
 
     late_day, deleted_day, renamed_day = sorted(before)[-1], sorted(before)[-2], sorted(before)[-3]
@@ -281,7 +319,7 @@ def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summarie
     strava.edit(renamed, name="Renamed in Strava", sport_type="TrailRun")
 
     second = first + timedelta(days=1)
-    dags_test(second, env)
+    dags_test(second, first_run.env)
     after = window_activities(strava, second)
     table_name = f"{config.strava.database}.{config.strava.table}"
     low, high = min(after), max(after)
@@ -309,7 +347,7 @@ def test_a_days_late_upload_deletion_and_rename_reach_the_table_and_the_summarie
     )
     assert answer.status_code == 200, answer.text
     events = sorted(answer.json()["asset_events"], key=lambda e: e["timestamp"])
-    first_extra, second_extra = (e["extra"] for e in events[-2:])  # this test's two runs are the newest
+    first_extra, second_extra = (e["extra"] for e in events[-2:])  # the module's two runs are the newest
     assert first_extra == {"days": sorted(before)}  # an empty lake: every day with activities is new
     changed = {late_day, deleted_day, renamed_day}
     new_day = (second - timedelta(days=1)).date().isoformat()  # this run's own day, new in its window
