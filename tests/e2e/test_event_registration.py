@@ -131,10 +131,10 @@ def test_a_drop_is_registered_and_summarised_through_its_queue_and_its_interval_
         # the watcher comes with the parse the unpause asks for; whatever waited on the queue (the
         # stack's own drops, the s3:TestEvent) is registered and summarised first
         for _ in range(2):  # twice, apart: a run that just ended may still be followed by a queued one
-            wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="watcher active, queue drained")
+            wait_for(lambda: _settled(stack, inv), timeout=600, every=2, what="watcher active, queue drained")
             time.sleep(5)
         _drain_summaries_window(stack, inv)
-        wait_for(lambda: _settled(stack, inv), timeout=600, every=5, what="the draining run finished")
+        wait_for(lambda: _settled(stack, inv), timeout=600, every=2, what="the draining run finished")
 
         day, hour_minute = _unclaimed_drop(stack, inv)
         drop = write_config_drop(stack.aws_client("s3"), inv, day, hour_minute=hour_minute, n=200)
