@@ -1,6 +1,6 @@
-"""The tests' browser: Debian's chromium, headless, driven by Playwright. One chromium per module, and a
-context per test (its own cookies and storage, as a fresh profile has); a sign-in through the login
-form is done once and its cookies handed to the tests' contexts."""
+"""The tests' browser: Debian's chromium, headless, driven by Playwright. One chromium per module (the
+``chromium`` fixture of ``tests/conftest.py``) and a context per test (its own cookies and storage, as a
+fresh profile has); a sign-in through the login form is done once, its cookies handed to the contexts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ WAIT_MS = 60_000
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[Any]:
+def launched() -> Iterator[Any]:
     """A headless chromium, closed whatever happens."""
     from playwright.sync_api import sync_playwright
 

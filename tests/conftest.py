@@ -63,6 +63,15 @@ def airflow_db() -> None:
     initdb()
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """A headless chromium for the module's tests (``tests/browser.py``), closed whatever happens."""
+    from tests.browser import launched
+
+    with launched() as browser:
+        yield browser
+
+
 @pytest.fixture(scope="session")
 def dagbag() -> object:
     """Every DAG of ``dags/``, parsed once with the project's configuration (tests/dags.py)."""

@@ -31,12 +31,6 @@ def green_stack(stack: Stack) -> Stack:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with browser_session.chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def signed_in(green_stack: Stack, chromium: Any) -> dict[str, Any]:
     """The cookies and storage of the stack's admin, signed in through the login form once."""
     airflow = green_stack.airflow

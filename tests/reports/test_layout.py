@@ -3,15 +3,10 @@ inside their cards."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from datalake.reports.render import render_report
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 LONG_PREFIX = "Customer-Uploads-Archive-2019-to-2023-eu-west-1/"
 CLASSES = ("GLACIER", "DEEP_ARCHIVE", "INTELLIGENT_TIERING", "STANDARD", "STANDARD_IA", "REDUCED_REDUNDANCY")
 
@@ -73,18 +68,6 @@ def _report() -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def _layout(browser: Any, width: int) -> dict[str, Any]:
     page = browser.new_page(viewport={"width": width, "height": 800})
     try:
@@ -94,30 +77,30 @@ def _layout(browser: Any, width: int) -> dict[str, Any]:
         page.close()
 
 
-def test_on_a_laptop_screen_the_storage_class_table_fits_its_card(browser):
-    layout = _layout(browser, 1280)
+def test_on_a_laptop_screen_the_storage_class_table_fits_its_card(chromium):
+    layout = _layout(chromium, 1280)
     assert layout["tables"]
     for table in layout["tables"]:
         assert table["table"] <= table["inner"] + 0.5, table  # no sideways scrolling needed
     assert layout["page"] <= 1280
 
 
-def test_the_text_after_each_bar_stays_inside_the_chart(browser):
-    labels = _layout(browser, 1280)["labels"]
+def test_the_text_after_each_bar_stays_inside_the_chart(chromium):
+    labels = _layout(chromium, 1280)["labels"]
     assert any("objects" in label["text"] for label in labels)
     for label in labels:
         assert label["right"] <= label["chart"] + 0.5, label
 
 
-def test_on_a_narrow_screen_a_wide_table_scrolls_inside_its_card(browser):
-    layout = _layout(browser, 560)
+def test_on_a_narrow_screen_a_wide_table_scrolls_inside_its_card(chromium):
+    layout = _layout(chromium, 560)
     for table in layout["tables"]:
         assert table["box"] <= table["inner"] + 0.5, table  # the scrolling box stays in the card
     assert layout["page"] <= 560  # the page itself does not scroll sideways
 
 
-def test_a_long_prefix_name_left_of_its_bar_stays_inside_the_chart(browser):
-    labels = _layout(browser, 1280)["labels"]
+def test_a_long_prefix_name_left_of_its_bar_stays_inside_the_chart(chromium):
+    labels = _layout(chromium, 1280)["labels"]
     cut = [label for label in labels if label["text"].startswith(LONG_PREFIX[:10])]
     assert len(cut) == 1, cut
     assert cut[0]["text"].endswith("…"), cut  # the whole name is in the table under the chart

@@ -200,21 +200,15 @@ def test_every_answer_carries_the_strict_content_security_policy(server, path, u
 
 # -- in a browser -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with browser_session.chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture(scope="module")
-def reader(server: ReportsServer, browser: Any) -> dict[str, Any]:
+def reader(server: ReportsServer, chromium: Any) -> dict[str, Any]:
     """The cookies and storage of ``reader``, signed in through the UI's login form once."""
-    return browser_session.signed_in_state(browser, server.url, "reader", server.passwords["reader"])
+    return browser_session.signed_in_state(chromium, server.url, "reader", server.passwords["reader"])
 
 
 @pytest.fixture
-def signed_in(browser: Any, reader: dict[str, Any]) -> Iterator[Any]:
+def signed_in(chromium: Any, reader: dict[str, Any]) -> Iterator[Any]:
     """A page of a fresh browser context of the signed-in ``reader``."""
-    with browser_session.context(browser, storage_state=reader) as context:
+    with browser_session.context(chromium, storage_state=reader) as context:
         yield context.new_page()
 
 
