@@ -1,7 +1,8 @@
-"""The ``strava_activities`` DAG: its wiring, and one real run whose logs hold no token.
+"""The ``strava_activities`` DAG: its wiring, and two real runs a day apart: the first, on an empty lake,
+lands its window and logs no token; Strava changes the days in between; the second brings the changes.
 
-The run is ``airflow dags test`` in a child process against the Strava stand-in, the local AWS (with
-the Athena that runs SQL) and the api-server the token task writes the rotated refresh token to.
+A run is ``airflow dags test`` in a child process against the Strava stand-in, the local AWS (with the
+Athena that runs SQL) and the api-server the token task writes the rotated refresh token to.
 """
 
 from __future__ import annotations
