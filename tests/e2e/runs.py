@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from devstack.demo import project_dag_ids, run_demo
 from devstack.stack import Stack
-from tests.queues import drain
+from tests.queues import subscribed
 
 # the stack of the end-to-end tests calls a daily_summaries run late after this long (conftest.py)
 LATE_AFTER_MINUTES = 0.25  # 15 s: alerts.summary_deadline_minutes takes fractions
@@ -62,20 +60,7 @@ def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = 
 @contextlib.contextmanager
 def alert_queue(stack: Stack, name: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """A fresh SQS queue subscribed to the alert topic for the block; yields a function that returns the
-    SNS envelopes (``Subject``, ``Message``) that arrived since its last call (``tests.queues.drain``)."""
+    SNS envelopes (``Subject``, ``Message``) that arrived since its last call (``tests.queues``)."""
     sns, sqs = stack.aws_client("sns"), stack.aws_client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"{name}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    topic = stack.config.alerts.sns_topic_arn
-    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-
-    def receive() -> list[dict[str, Any]]:
-        return [json.loads(message["Body"]) for message in drain(sqs, queue_url)]
-
-    try:
+    with subscribed(sns, sqs, stack.config.alerts.sns_topic_arn, name) as receive:
         yield receive
-    finally:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=queue_url)

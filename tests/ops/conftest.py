@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.environment import environment
-from tests.queues import drain
+from tests.queues import subscribed
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -65,13 +65,11 @@ def ops_config(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 class AlertInbox:
     """An SQS queue subscribed to the alert topic: what a person subscribed to the topic would get."""
 
-    sqs: Any
-    queue_url: str
+    receive: Callable[[], list[dict[str, Any]]]  # tests.queues.subscribed
 
     def messages(self) -> list[dict[str, str]]:
         """Every alert delivered so far (``Subject``, ``Message``), taken off the queue."""
-        envelopes = [json.loads(message["Body"]) for message in drain(self.sqs, self.queue_url)]
-        return [{"Subject": e.get("Subject") or "", "Message": e["Message"]} for e in envelopes]
+        return [{"Subject": e.get("Subject") or "", "Message": e["Message"]} for e in self.receive()]
 
 
 @pytest.fixture
@@ -81,17 +79,8 @@ def alert_inbox(ops_config: Any, local_aws: str) -> Iterator[AlertInbox]:
     sqs = boto3.client("sqs", endpoint_url=local_aws, region_name=REGION)
     topic_arn = sns.create_topic(Name=ops_config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
     assert topic_arn == ops_config.alerts.sns_topic_arn
-    name = f"ops-alerts-{uuid.uuid4().hex[:8]}"
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    try:
-        yield AlertInbox(sqs, queue_url)
-    finally:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=queue_url)
+    with subscribed(sns, sqs, topic_arn, "ops-alerts") as receive:
+        yield AlertInbox(receive)
 
 
 @dataclass

@@ -8,7 +8,6 @@ expected answers are computed from the generated rows in plain Python.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from datalake.reports.queries import inventory_values, render_query
 from datalake.reports.render import render_report
 from datalake.reports.store import ReportStore
 from datalake.reports.tasks import alert_anomalies
-from tests.queues import drain
+from tests.queues import subscribed
 
 from . import expected
 from .conftest import SIMULATED_DAYS, simulated_rows, summarise
@@ -238,16 +237,8 @@ def alert_queue(local_aws, simulated_config) -> Any:
     sns = boto3.client("sns", endpoint_url=local_aws, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=local_aws, region_name="us-east-1")
     topic = sns.create_topic(Name=simulated_config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
-    url = sqs.create_queue(QueueName="reports-test-anomalies")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-
-    def received() -> list[dict[str, Any]]:
-        return [json.loads(message["Body"]) for message in drain(sqs, url)]
-
-    yield received
-    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-    sqs.delete_queue(QueueUrl=url)
+    with subscribed(sns, sqs, topic, "reports-test-anomalies") as received:
+        yield received
 
 
 def test_a_day_alerts_once_and_a_rerun_of_it_does_not_alert_again(

@@ -5,7 +5,6 @@ with the daily run's code, its table read back by the local Athena (which really
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -28,7 +27,7 @@ from devstack.strava_api import StravaStandIn, webhook_handler
 from tests.athena import run_sql
 from tests.environment import environment
 from tests.events import triggering_events
-from tests.queues import drain
+from tests.queues import drain, subscribed
 from tests.strava.conftest import END, create_lake_buckets, list_objects, seeded, strava_conn_uri_env
 
 VERIFY = "verify-token-of-this-test"
@@ -256,18 +255,8 @@ def alert_inbox(local_aws: str) -> Iterator[Any]:
     sns = boto3.client("sns", endpoint_url=local_aws, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=local_aws, region_name="us-east-1")
     topic_arn = sns.create_topic(Name=config.alerts.sns_topic_arn.rsplit(":", 1)[1])["TopicArn"]
-    url = sqs.create_queue(QueueName=f"push-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-
-    def messages() -> list[str]:
-        return [json.loads(message["Body"])["Message"] for message in drain(sqs, url)]
-
-    try:
-        yield messages
-    finally:
-        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        sqs.delete_queue(QueueUrl=url)
+    with subscribed(sns, sqs, topic_arn, "push-alerts") as receive:
+        yield lambda: [envelope["Message"] for envelope in receive()]
 
 
 def token_task_dag(dag_id: str, outcomes: list[str], triggering_asset_events: Any = None) -> Any:
