@@ -76,6 +76,23 @@ def _drain_summaries_window(stack: Stack, inv: Any) -> None:
     wait_for(lambda: not _summaries_window(stack), timeout=600, every=2, what="the summaries' window taken")
 
 
+def _reparsed(stack: Stack, dag_id: str) -> None:
+    """Have the dag-processor parse ``dag_id``'s file now, and wait until it has. A parse recomputes
+    whether the DAG is at its ``max_active_runs``, which the scheduler leaves stale when a run that
+    ``TriggerDagRunOperator`` started ends (apache/airflow#73032): after the draining run's refresh run,
+    the drop's summaries run would wait for the next parse (up to ``min_file_process_interval``, 30 s)."""
+    details = stack.airflow.api("GET", f"/dags/{dag_id}/details")
+    stack.airflow.api("PUT", f"/parseDagFile/{details['file_token']}")
+    wait_for(
+        lambda: (
+            stack.airflow.api("GET", f"/dags/{dag_id}")["last_parsed_time"] != details["last_parsed_time"]
+        ),
+        timeout=120,
+        every=0.5,
+        what=f"{dag_id} parsed again",
+    )
+
+
 def _unclaimed_drop(stack: Stack, inv: Any) -> tuple[date, str]:
     """A day no scheduled run of the stack's own took (before the drops the stack writes, after the day
     the failure test keeps empty), and a time of day no drop of that day has."""
@@ -135,6 +152,7 @@ def test_a_drop_is_registered_and_summarised_through_its_queue_and_its_interval_
             time.sleep(5)
         _drain_summaries_window(stack, inv)
         wait_for(lambda: _settled(stack, inv), timeout=600, every=2, what="the draining run finished")
+        _reparsed(stack, SUMMARIES)
 
         day, hour_minute = _unclaimed_drop(stack, inv)
         drop = write_config_drop(stack.aws_client("s3"), inv, day, hour_minute=hour_minute, n=200)
