@@ -1,14 +1,14 @@
 """DAG parse time of each project DAG file, against a plain twin of the same DAGs and a trivial DAG.
 
-    .venv/bin/python -m bench.dag_parse [--runs 9]
+    .venv/bin/python -m bench.dag_parse [--runs 15]
 
 For each file of ``dags/`` the benchmark writes a **twin**: a plain DAG file with no project import that
-builds the same DAGs with the same schedules (cron timetables, asset expressions), the same tasks of the
-same kinds (``@task``, ``@task.sensor``, mapped tasks, the provider's ``AthenaOperator``, and where the
-project has an operator of its own a plain subclass of the same base: ``BaseOperator``,
-``AthenaOperator``), the same task groups, outlets and dependencies. The ratio of a file to its twin is
-this project's own top-level cost (configuration, helpers, the project's modules); the ratio to a
-trivial one-task DAG file is reported too.
+builds the same DAGs in the same shape (``@dag``, as every project DAG is built) with the same schedules
+(cron timetables, asset expressions), the same tasks of the same kinds (``@task``, ``@task.sensor``,
+mapped tasks, the provider's ``AthenaOperator``, and where the project has an operator of its own a
+plain subclass of the same base: ``BaseOperator``, ``AthenaOperator``), the same task groups, outlets
+and dependencies. The ratio of a file to its twin is this project's own top-level cost (configuration,
+helpers, the project's modules); the ratio to a trivial one-task DAG file is reported too.
 
 Each measurement parses one file with Airflow's DagBag in a fresh interpreter, after the imports the
 dag-processor makes before it forks a parser: ``datalake.parsing.pre_import()`` (what the deployment's
@@ -80,8 +80,8 @@ from datetime import datetime, timedelta, timezone
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import (
-    DAG, Asset, AssetOrTimeSchedule, AssetWatcher, AsyncCallback, BaseOperator, CronDataIntervalTimetable,
-    DeadlineAlert, DeadlineReference, Param, TaskGroup, task,
+    Asset, AssetOrTimeSchedule, AssetWatcher, AsyncCallback, BaseOperator, CronDataIntervalTimetable,
+    DeadlineAlert, DeadlineReference, Param, TaskGroup, dag, task,
 )
 
 
@@ -190,6 +190,16 @@ def _callable_parameters(task: Any) -> str:
     )
 
 
+def _query_source(task: Any) -> str:
+    """What the project passed as the Athena task's ``query``: the parse has already replaced a ``.sql``
+    path by the file's text, so the file (under the DAG's template search path) is found by that text."""
+    for folder in task.dag.template_searchpath or []:
+        for path in sorted(Path(folder).rglob("*.sql")):
+            if path.read_text() == task.query:
+                return path.relative_to(folder).as_posix()
+    return task.query
+
+
 def _task_source(task: Any, var: str, indent: str) -> list[str]:
     """Source lines building one task as ``var``."""
     arguments = _task_arguments(task)
@@ -197,9 +207,9 @@ def _task_source(task: Any, var: str, indent: str) -> list[str]:
     if kind.startswith("athena"):
         operator = "AthenaOperator" if kind == "athena" else "ProjectAthenaOperator"
         return [
-            # the same query: a .sql file's path is read and templated at parse time, as SQL kept in
+            # the same query, from the same .sql file: its path is read at parse time, as SQL kept in
             # files costs any DAG that keeps it there
-            f"{indent}{var} = {operator}({arguments}, query={task.query!r}, database='db', "
+            f"{indent}{var} = {operator}({arguments}, query={_query_source(task)!r}, database='db', "
             f"output_location='s3://bucket/results/', workgroup='primary', sleep_time=2, "
             f"params={dict(task.params.dump())!r})"
         ]
@@ -262,7 +272,8 @@ def twin_source(name: str, dags: list[Any]) -> str:
     """A plain DAG file that builds ``dags`` again without the project."""
     lines = [TWIN_HEADER.format(name=name)]
     for n, dag in enumerate(dags):
-        lines.append(f"with DAG({_dag_arguments(dag)}):")
+        lines.append(f"@dag({_dag_arguments(dag)})")  # the project's one DAG shape (datalake.dag_defaults)
+        lines.append(f"def twin_{n}():")
         names: dict[str, str] = {}
         by_group: dict[str | None, list[Any]] = {}
         for task in dag.tasks:
@@ -279,6 +290,7 @@ def twin_source(name: str, dags: list[Any]) -> str:
         for task in dag.tasks:
             for downstream in sorted(task.downstream_task_ids):
                 lines.append(f"    {names[task.task_id]} >> {names[downstream]}")
+        lines.append(f"twin_{n}()")
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +359,7 @@ def _stats(runs: list[float]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="dag-parse-") as home:
