@@ -23,6 +23,7 @@ Writes bench/results/dag_parse.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -190,13 +191,18 @@ def _callable_parameters(task: Any) -> str:
     )
 
 
+@functools.cache
+def _sql_files(folder: str) -> dict[str, str]:
+    """``{text: path relative to folder}`` of the ``.sql`` files under ``folder``."""
+    return {path.read_text(): path.relative_to(folder).as_posix() for path in Path(folder).rglob("*.sql")}
+
+
 def _query_source(task: Any) -> str:
     """What the project passed as the Athena task's ``query``: the parse has already replaced a ``.sql``
     path by the file's text, so the file (under the DAG's template search path) is found by that text."""
     for folder in task.dag.template_searchpath or []:
-        for path in sorted(Path(folder).rglob("*.sql")):
-            if path.read_text() == task.query:
-                return path.relative_to(folder).as_posix()
+        if task.query in _sql_files(folder):
+            return _sql_files(folder)[task.query]
     return task.query
 
 

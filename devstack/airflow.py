@@ -54,8 +54,8 @@ def airflow_environment(home: Path, port: int, extra: dict[str, str] | None = No
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # the stack's tasks mostly wait on the local AWS: 8 slots keep two cores busy, where 4
-            # left a summaries run's queries queued in fours
+            # the stack's tasks mostly wait on the local AWS: with 4 slots a summaries run's queries
+            # queued in fours while a core stood idle
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -257,9 +257,13 @@ class AirflowServer:
 
     def unpause(self, dag_id: str) -> None:
         """Unpause ``dag_id`` and ask for its file to be parsed now: the watchers of the queues it is
-        scheduled on start with the first parse after the unpause, which would otherwise be the file's
-        next periodic one (``min_file_process_interval``, 30 s here)."""
+        scheduled on start with the first parse after the unpause."""
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        self.parse_soon(dag_id)
+
+    def parse_soon(self, dag_id: str) -> None:
+        """Ask the dag-processor to parse ``dag_id``'s file ahead of its next periodic parse
+        (``min_file_process_interval``, 30 s here)."""
         token = self.api("GET", f"/dags/{dag_id}/details")["file_token"]
         try:
             self.api("PUT", f"/parseDagFile/{token}")

@@ -81,16 +81,13 @@ def _reparsed(stack: Stack, dag_id: str) -> None:
     whether the DAG is at its ``max_active_runs``, which the scheduler leaves stale when a run that
     ``TriggerDagRunOperator`` started ends (apache/airflow#73032): after the draining run's refresh run,
     the drop's summaries run would wait for the next parse (up to ``min_file_process_interval``, 30 s)."""
-    details = stack.airflow.api("GET", f"/dags/{dag_id}/details")
-    stack.airflow.api("PUT", f"/parseDagFile/{details['file_token']}")
-    wait_for(
-        lambda: (
-            stack.airflow.api("GET", f"/dags/{dag_id}")["last_parsed_time"] != details["last_parsed_time"]
-        ),
-        timeout=120,
-        every=0.5,
-        what=f"{dag_id} parsed again",
-    )
+
+    def last_parsed() -> str:
+        return stack.airflow.api("GET", f"/dags/{dag_id}")["last_parsed_time"]
+
+    before = last_parsed()
+    stack.airflow.parse_soon(dag_id)
+    wait_for(lambda: last_parsed() != before, timeout=120, every=0.5, what=f"{dag_id} parsed again")
 
 
 def _unclaimed_drop(stack: Stack, inv: Any) -> tuple[date, str]:
