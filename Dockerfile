@@ -23,7 +23,8 @@ RUN --mount=type=bind,from=build,source=/tmp/dist,target=/tmp/dist \
     pip install --no-cache-dir -r /tmp/dist/runtime-requirements.txt \
  && pip install --no-cache-dir --no-deps /tmp/dist/*.whl
 # Airflow's local settings ($AIRFLOW_HOME/config is on every Airflow process's path): they pre-import
-# what the dag-processor's parsers need (datalake.parsing).
+# what the dag-processor's parsers need (datalake.parsing) and load what every task's first AWS client
+# needs before the scheduler or a worker forks it (datalake.task_warmup).
 COPY --chown=airflow:root config/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
 # The Amazon provider's hooks share one botocore loader per process (datalake.aws_sessions).
 ENV AIRFLOW__AWS__SESSION_FACTORY=datalake.aws_sessions.SessionFactory

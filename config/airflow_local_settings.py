@@ -2,9 +2,12 @@
 
 Airflow imports this module once in each of its processes at start. The dag-processor then forks a
 parser per DAG file from a process that has already imported what every parse of this project's DAG
-files needs (see ``datalake.parsing``).
+files needs (see ``datalake.parsing``), and the scheduler (or a Celery worker) forks each task from a
+process that has already loaded what every task's first AWS client needs (``datalake.task_warmup``).
 """
 
 from datalake.parsing import pre_import
+from datalake.task_warmup import warm_up
 
 pre_import()
+warm_up()

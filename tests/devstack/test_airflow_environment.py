@@ -41,6 +41,7 @@ def test_the_stacks_airflow_imports_the_projects_local_settings_its_sqlite_liste
         "from devstack.sqlite_savepoints import _begin_before_savepoint\n"
         "from datalake.parsing import PRE_IMPORTS\n"
         "print(airflow_local_settings.pre_import.__module__)\n"
+        "print(airflow_local_settings.warm_up.__module__)\n"
         "print(event.contains(Engine, 'savepoint', _begin_before_savepoint))\n"
         "print(event.contains(Engine, 'before_cursor_execute', _busy_timeout_for_this_thread))\n"
         "print(all(m in sys.modules for m in PRE_IMPORTS))\n"
@@ -51,4 +52,11 @@ def test_the_stacks_airflow_imports_the_projects_local_settings_its_sqlite_liste
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     # the last lines: Airflow may log to stdout while it imports
-    assert found.stdout.split()[-5:] == ["datalake.parsing", "True", "True", "True", "datalake.aws_sessions"]
+    assert found.stdout.split()[-6:] == [
+        "datalake.parsing",
+        "datalake.task_warmup",
+        "True",
+        "True",
+        "True",
+        "datalake.aws_sessions",
+    ]
