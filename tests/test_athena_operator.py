@@ -154,3 +154,25 @@ def test_a_query_that_ends_without_an_athena_error_is_left_to_the_retries(aws):
         operator(aws, query).execute({"ti": ti})
     assert "CANCELLED" in str(failed.value)
     assert not isinstance(failed.value, AirflowFailException)
+
+
+def test_the_user_agent_of_the_operators_client_names_the_operator_that_made_it(aws):
+    """The provider tells AWS which operator calls it (``Caller/...`` in the user agent); the package's
+    hook finds that name by walking the frames, not with ``inspect.stack()``. A subclass is named as
+    itself, as the provider names it."""
+
+    class CountRowsOperator(IdempotentAthenaOperator):
+        pass
+
+    for cls in (IdempotentAthenaOperator, CountRowsOperator):
+        task = cls(
+            task_id="count_rows",
+            query="SELECT 1",
+            database=aws["database"],
+            output_location=f"s3://{aws['results']}/count_rows/",
+            sleep_time=0.1,
+            deferrable=False,
+        )
+        task.execute({"ti": task_instance()})
+
+        assert f"Caller/{cls.__name__} " in task.hook.conn.meta.config.user_agent_extra
