@@ -140,7 +140,7 @@ def wait(
     backfill_id: int,
     *,
     timeout: float,
-    every: float = 2,
+    every: float = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Wait until every run of the backfill has finished, mark it completed, and return it; report its

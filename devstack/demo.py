@@ -52,7 +52,8 @@ CLOCK_SLACK = timedelta(seconds=1)
 HISTORY_BACK = 2
 ACTIVE = ("queued", "running")
 # nothing of the inventories pending for this long (see summarise_days)
-SETTLE_SECONDS = 5
+SETTLE_SECONDS = 3
+POLL_SECONDS = 1  # between two looks at the runs
 
 
 @dataclass
@@ -153,7 +154,7 @@ def summarise_days(
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= SETTLE_SECONDS:
             break
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
     ids = [
         airflow.api(
             "POST", f"/dags/{SUMMARIES_DAG}/dagRuns", json={"logical_date": None, "conf": {"day": day}}
@@ -251,7 +252,7 @@ def wait_for_runs(
                 after = (datetime.now(UTC) - started).total_seconds()
                 for run in runs[dag_id] or [{"dag_run_id": "no run", "state": "-"}]:
                     print(f"  {dag_id}: {run['dag_run_id']} {run['state']} (at {after:.0f}s)", flush=True)
-        time.sleep(3)
+        time.sleep(POLL_SECONDS)
     for dag_id in sorted(set(dags) - done):
         print(f"  {dag_id}: not finished after {timeout:.0f}s", flush=True)
     return runs

@@ -47,7 +47,7 @@ def ensure_every_dag_ran_green(stack: Stack) -> None:
     assert missing == [], f"no successful run of {missing} after the demo"
 
 
-def wait_for(predicate: Any, *, timeout: float, every: float = 3.0, what: str = "condition") -> Any:
+def wait_for(predicate: Any, *, timeout: float, every: float = 1.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -79,9 +79,9 @@ def _start_draining_run(stack: Stack, inv: Any) -> bool:
 def _settle(stack: Stack, inv: Any) -> None:
     """Wait until :func:`_settled`, twice, 5 s apart: a run that just ended may still be followed by a
     queued one."""
-    wait_for(lambda: _settled(stack, inv), timeout=600, every=2, what="watcher active, queue drained")
+    wait_for(lambda: _settled(stack, inv), timeout=600, every=1, what="watcher active, queue drained")
     time.sleep(5)
-    wait_for(lambda: _settled(stack, inv), timeout=600, every=2, what="nothing queued or running")
+    wait_for(lambda: _settled(stack, inv), timeout=600, every=1, what="nothing queued or running")
 
 
 def _reparsed(stack: Stack, dag_id: str) -> None:
