@@ -4,8 +4,10 @@ The api-server's deadlock, in two threads and one SQLite file: a "request" threa
 commits only after the event loop has run a callback of its (as a request's teardown is scheduled on
 the loop), and the loop's own thread then writes (as Airflow's audit log does in its ``async``
 dependency). Without ``devstack.sqlite_event_loop`` the loop's write waits out the whole busy timeout
-while the holder waits for the loop; with it, the write is refused after the loop's own, shorter wait
-and the holder commits. A write from any other thread still waits for the lock as long as the connection says.
+while the holder waits for the loop; with it, the write is refused after a moment (the holder is a
+connection of the same process) and the holder commits. Behind another process's writer, the loop's
+write waits the loop's own wait and gets through; a write from any other thread still waits for the
+lock as long as the connection says.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,12 +31,12 @@ from tests.engine_listeners import engine_listener
 LOOP_BUSY_MS = 1000  # the loop's wait in these tests (the stack's is longer: EVENT_LOOP_BUSY_MS)
 
 
-def fail_fast(on: bool) -> contextlib.AbstractContextManager[None]:
-    """The process with the stack's event-loop lock waits (of :data:`LOOP_BUSY_MS`) on or off."""
+def fail_fast(on: bool, busy_ms: int = LOOP_BUSY_MS) -> contextlib.AbstractContextManager[None]:
+    """The process with the stack's event-loop lock waits (of ``busy_ms``) on or off."""
     return engine_listener(
         "before_cursor_execute",
         sqlite_event_loop._busy_timeout_for_this_thread,
-        functools.partial(sqlite_event_loop.fail_fast_on_event_loops, busy_ms=LOOP_BUSY_MS),
+        functools.partial(sqlite_event_loop.fail_fast_on_event_loops, busy_ms=busy_ms),
         on=on,
     )
 
@@ -94,14 +98,58 @@ def test_without_it_the_loops_write_waits_out_the_whole_busy_timeout(tmp_path: P
     assert outcome["committed"] == ["request"]
 
 
-def test_with_it_the_loops_write_is_refused_after_its_own_shorter_wait_and_the_holder_commits(tmp_path: Path):
-    busy = 20 * LOOP_BUSY_MS / 1000
-    with fail_fast(on=True):
-        outcome = _loop_write_beside_a_holder_that_needs_the_loop(_engine(tmp_path / "airflow.db", busy))
+def test_with_it_the_loops_write_beside_a_writer_of_its_process_is_refused_at_once_and_the_holder_commits(
+    tmp_path: Path,
+):
+    loop_busy_ms = 5 * LOOP_BUSY_MS
+    with fail_fast(on=True, busy_ms=loop_busy_ms):
+        outcome = _loop_write_beside_a_holder_that_needs_the_loop(_engine(tmp_path / "airflow.db", 20))
 
     assert outcome["write"] == "database is locked"
-    assert outcome["seconds"] < busy / 2  # the event loop's own wait, not the connection's
+    # a moment (BESIDE_OWN_WRITER_MS), neither the connection's wait nor the loop's own
+    assert outcome["seconds"] < loop_busy_ms / 1000 / 2
     assert outcome["committed"] == ["request"]
+
+
+HOLD_IN_ANOTHER_PROCESS = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT INTO log VALUES ('other process')")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def test_with_it_the_loops_write_behind_another_processs_writer_waits_the_loops_wait_and_succeeds(
+    tmp_path: Path,
+):
+    path, hold_seconds = tmp_path / "airflow.db", 1.0
+    engine = _engine(path, 20)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_IN_ANOTHER_PROCESS, str(path), str(hold_seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    async def audit_log() -> float:
+        started = time.monotonic()
+        with engine.begin() as conn:  # synchronously, on the loop's thread
+            conn.execute(text("INSERT INTO log VALUES ('audit')"))
+        return time.monotonic() - started
+
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        with fail_fast(on=True, busy_ms=5 * LOOP_BUSY_MS):
+            waited = asyncio.run(audit_log())
+    finally:
+        holder.wait(timeout=60)
+
+    assert waited >= hold_seconds / 2  # it waited for the other process's commit, and got in
+    with engine.connect() as conn:
+        assert [row[0] for row in conn.execute(text("SELECT who FROM log"))] == ["other process", "audit"]
 
 
 def test_with_it_a_write_off_the_loop_still_waits_for_the_lock_and_succeeds(tmp_path: Path):
