@@ -91,13 +91,34 @@ def announce_ready(url: str) -> None:
     os.close(devnull)
 
 
+PROC = Path("/proc")
+
+
 def group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. One that has exited and only waits for its parent to
+    collect it (a zombie) runs nothing and holds nothing but its id: the orphans of a stopped group are
+    collected by init, which in some containers comes seconds later."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    return not _only_zombies(pgid)
+
+
+def _only_zombies(pgid: int) -> bool:
+    """Whether every process of the group has exited, from ``/proc`` (without one, as on macOS: no)."""
+    if not PROC.is_dir():
+        return False
+    for stat in PROC.glob("[0-9]*/stat"):
+        try:
+            # after the command's closing parenthesis: state, parent, process group, ...
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return False
     return True
 
 

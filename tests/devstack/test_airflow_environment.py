@@ -34,6 +34,9 @@ def test_the_stacks_airflow_imports_the_projects_local_settings_its_sqlite_liste
 ):
     env = airflow_environment(tmp_path, 8080, client_environment("http://127.0.0.1:5000"))
     probe = (
+        "import atexit, gc\n"
+        # registered before the local settings' handler, so it runs after it, the last of all
+        "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"
         "import sys, airflow_local_settings\n"
         "from sqlalchemy import event\n"
         "from sqlalchemy.engine import Engine\n"
@@ -52,11 +55,12 @@ def test_the_stacks_airflow_imports_the_projects_local_settings_its_sqlite_liste
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     # the last lines: Airflow may log to stdout while it imports
-    assert found.stdout.split()[-6:] == [
+    assert found.stdout.split()[-7:] == [
         "datalake.parsing",
         "datalake.task_warmup",
         "True",
         "True",
         "True",
         "datalake.aws_sessions",
+        "True",  # at exit, the process's objects were frozen (datalake.process_exit)
     ]

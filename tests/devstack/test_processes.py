@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,3 +50,21 @@ def test_every_group_is_told_to_stop_at_once_and_one_that_ignores_it_is_killed(t
     assert stubborn_marker.exists()  # it was told, it did not listen, it is gone all the same
     # one after the other, the polite group would hear of it only once the stubborn one's grace is over
     assert float(polite_marker.read_text()) - started < grace / 2
+
+
+def test_a_group_whose_processes_have_all_exited_is_not_alive_before_their_parent_collects_them(tmp_path):
+    # the stack's orphans are collected by init, late in some containers: here the test is the parent
+    # and does not collect its child until the end
+    proc = spawn([sys.executable, "-c", "pass"], log_path=tmp_path / "exited.log")
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, and left uncollected
+    try:
+        assert Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+        assert not group_alive(proc.pid)
+    finally:
+        proc.wait()
+    running = spawn([sys.executable, "-c", "import time; time.sleep(60)"], log_path=tmp_path / "runs.log")
+    try:
+        assert group_alive(running.pid)
+    finally:
+        stop_groups([running.pid], grace=5)
+    assert not group_alive(running.pid)
