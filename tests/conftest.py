@@ -15,10 +15,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from datalake.aws_sessions import SESSION_FACTORY  # boto3 only: Airflow is not imported yet
+from datalake.process_exit import freeze_at_exit
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="datalake-test-airflow-")
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
+freeze_at_exit()  # each test process, holding Airflow, exits as the project's Airflow processes do
 os.environ.update(
     {
         # One Fernet key for the session, set before Airflow first reads it: this process caches its

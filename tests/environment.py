@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -24,3 +25,14 @@ def environment(**values: str) -> Iterator[None]:
             else:
                 os.environ[key] = value
         get_config.cache_clear()
+
+
+PROJECT_SETTINGS = Path(__file__).resolve().parents[1] / "config"  # its airflow_local_settings.py
+
+
+def deployed_python_path(*extra: Path) -> str:
+    """The ``PYTHONPATH`` of an Airflow process a test starts: ``extra`` and the project's Airflow local
+    settings first (as the Docker image puts them on the path), then this process's."""
+    return os.pathsep.join(
+        filter(None, [*map(str, extra), str(PROJECT_SETTINGS), os.environ.get("PYTHONPATH")])
+    )

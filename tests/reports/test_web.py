@@ -30,7 +30,7 @@ from datalake.reports.render import render_report
 from datalake.reports.store import ReportStore
 from devstack.processes import free_port, spawn, stop_group
 from tests import browser as browser_session
-from tests.environment import environment
+from tests.environment import deployed_python_path, environment
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "reports-web-test"
@@ -104,6 +104,7 @@ def server(
     env.update(
         {
             CONFIG_ENV_VAR: str(reports_config),
+            "PYTHONPATH": deployed_python_path(),
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
                 {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
             ),

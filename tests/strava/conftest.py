@@ -23,6 +23,7 @@ import requests
 
 from devstack.processes import free_port, spawn, stop_group
 from devstack.strava_api import StravaStandIn, seed_activities
+from tests.environment import deployed_python_path
 from tests.strava.api_proxy import ApiProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def airflow_api(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> I
         {
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
             "AIRFLOW__CORE__AUTH_MANAGER": "tests.strava.auth_manager.ReadOnlyViewerAuthManager",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": deployed_python_path(ROOT),  # ROOT: the tests' auth manager
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__WORKERS": "1",
@@ -220,6 +221,7 @@ def dag_run_env(local_aws: str, log_folder: Path) -> dict[str, str]:
         {"conn_type": "aws", "extra": {"endpoint_url": local_aws, "region_name": "us-east-1"}}
     )
     env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(log_folder)
+    env["PYTHONPATH"] = deployed_python_path()
     return env
 
 
