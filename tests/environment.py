@@ -1,4 +1,5 @@
-"""Environment variables set for a block and restored after it, whatever happened inside."""
+"""Environments of the tests: variables set for a block and restored after it, whatever happened inside;
+the Python path of the Airflow processes they start."""
 
 from __future__ import annotations
 
