@@ -20,8 +20,7 @@ While another connection of the same process holds the write lock (Python's ``sq
 transaction only after a write, or after the ``BEGIN IMMEDIATE`` of ``devstack.sqlite_savepoints``), that
 holder's commit may be waiting for this very loop, and a longer wait only stalls the server: the loop's
 statement then waits :data:`BESIDE_OWN_WRITER_MS`, long enough for a holder that commits on its own
-thread. Measured in the e2e suite before this wait: 2 stalls of 10 s in one run, each holding up the
-API calls and the tasks of the moment.
+thread, and the server does not stand still for the loop's whole wait.
 Statements on any other thread keep the connection's own timeout.
 PostgreSQL, the production database, locks rows, not the database, and is left alone.
 """

@@ -10,8 +10,8 @@ back that the operating system takes back anyway.
 :func:`freeze_at_exit` moves every object into the collector's permanent generation at exit, which
 the last collections do not walk. It runs after every exit handler registered later (atexit runs
 them last first), that is after Airflow's own, and before those registered earlier (logging's
-``shutdown`` among them): handlers still run and files are still flushed and closed, as the exit
-code is still the process's. Objects whose only owner is a reference cycle are not finalized then,
+``shutdown`` among them): handlers still run, files are still flushed and closed, and the exit
+code stays the process's. Objects whose only owner is a reference cycle are not finalized then,
 which Python never promises at exit.
 """
 
