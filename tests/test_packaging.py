@@ -71,7 +71,8 @@ def test_the_wheel_holds_the_datalake_package_and_its_metadata_only(names):
 def test_the_wheel_carries_every_sql_file_the_price_table_and_the_default_configuration(wheel, names):
     sql = {n.removeprefix("datalake/include/") for n in names if n.startswith("datalake/include/sql/")}
     assert sql == {p.relative_to(INCLUDE).as_posix() for p in (INCLUDE / "sql").rglob("*") if p.is_file()}
-    assert "sql/summaries/inventory_macros.jinja" in sql  # the summaries' shared expressions
+    for macros in ("inventory_macros", "strava_macros"):  # the summaries' shared expressions
+        assert f"sql/summaries/{macros}.jinja" in sql
     assert not [n for n in names if n.endswith(".sql") and not n.startswith("datalake/include/sql/")]
     with zipfile.ZipFile(wheel) as archive:
         for shipped in ("datalake.yaml", "prices/s3.yaml"):

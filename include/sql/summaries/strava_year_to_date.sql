@@ -3,14 +3,11 @@
 -- ({{ last_year_day }}). Distance in km, moving time in hours, elevation gain in m.
 -- Reads only the partitions of those two windows.
 -- An activity without a sport type (the table allows it) counts under '(no sport type)'.
+{% import "summaries/strava_macros.jinja" as m -%}
 SELECT
     CASE WHEN start_date >= TIMESTAMP '{{ year_start }} 00:00:00' THEN 'this_year' ELSE 'last_year' END
         AS period,
-    coalesce(sport_type, '(no sport type)') AS sport_type,
-    count(*) AS activities,
-    sum(distance_m) / 1000.0 AS distance_km,
-    sum(moving_time_s) / 3600.0 AS moving_hours,
-    sum(total_elevation_gain_m) AS elevation_m
+    {{ m.sport_volume() }}
 FROM {{ database }}.{{ table }}
 WHERE (
         dt BETWEEN '{{ year_start }}' AND '{{ day }}'

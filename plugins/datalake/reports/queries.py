@@ -1,13 +1,13 @@
 """Which summary queries run, with which values, and how their results are read back.
 
-The SQL lives in ``include/sql/summaries/*.sql`` (Athena's Trino dialect; the inventory summaries share
-the expressions of ``inventory_macros.jinja``). Each file is a Jinja template over plain values: for an
-inventory, the partition ``dt`` of its drop (and ``previous_dt``), its report ``format``, whether the
-report has the Intelligent-Tiering tier column (``tiers``), the price table's billing rules, the savings
-settings and the days of the trend; for Strava, the report ``day`` and the windows derived from it.
-:func:`inventory_values` and :func:`strava_values` compute them from the configuration and the checked
-partition values, so every value is checked before it reaches a SQL literal (``format`` and ``tiers``
-only choose between spellings, in the template).
+The SQL lives in ``include/sql/summaries/*.sql`` (Athena's Trino dialect; the inventory summaries share the
+expressions of ``inventory_macros.jinja``, the Strava summaries those of ``strava_macros.jinja``). Each file
+is a Jinja template over plain values: for an inventory, the partition ``dt`` of its drop (and
+``previous_dt``), its report ``format``, whether the report has the Intelligent-Tiering tier column
+(``tiers``), the price table's billing rules, the savings settings and the days of the trend; for Strava, the
+report ``day`` and the windows derived from it. :func:`inventory_values` and :func:`strava_values` compute
+them from the configuration and the checked partition values, so every value is checked before it reaches a
+SQL literal (``format`` and ``tiers`` only choose between spellings, in the template).
 """
 
 from __future__ import annotations
